@@ -1,0 +1,466 @@
+// Package daemontest is the machinery the step tests share: it builds the
+// program under test, launches it as a shell would, finds the server,
+// reads /proc, and makes sure that no test leaves a process behind.
+//
+// Each test gets a Sandbox: a short temporary directory holding its own
+// socket, pid file and log, so tests run in parallel and never touch the
+// program's defaults. Every process the test causes carries the sandbox's
+// marker in its environment; when the test ends, the sandbox kills and reaps
+// them all, with the descendants they left, and fails the test if any
+// survives. The test process is a child subreaper, so a daemon whose
+// launcher has exited becomes its child and can be reaped.
+package daemontest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/proc"
+)
+
+// Time limits. They bound waits that normally end in milliseconds, so that a
+// broken program fails its test instead of hanging it.
+const (
+	// LaunchTimeout is how long a launcher may take to return (the SPEC's
+	// "returns to the shell within 2 s").
+	LaunchTimeout = 2 * time.Second
+	// Settle bounds waiting for something the kernel or the server does on
+	// its own: a parent gone, a signal handled, a zombie reaped.
+	Settle = 2 * time.Second
+	// ioTimeout bounds one echo exchange.
+	ioTimeout = 10 * time.Second
+	// cleanupTimeout bounds killing and reaping what a test leaves.
+	cleanupTimeout = 5 * time.Second
+	// poll is how often a wait looks again.
+	poll = 5 * time.Millisecond
+)
+
+// markerEnv is set in the environment of every process a sandbox launches;
+// the processes they start inherit it, which is how cleanup finds them.
+const markerEnv = "DAEMONTEST_SANDBOX"
+
+// launchers holds the pids of the launchers that Run is waiting for; os/exec
+// reaps them, so the sweep for orphaned zombies leaves them alone.
+var launchers sync.Map
+
+// Binary is the program under test, built by Main.
+var Binary string
+
+// flags holds the names of the flags that Binary accepts.
+var flags map[string]bool
+
+// Main builds the package in the current directory, makes the test process
+// a child subreaper, and runs the tests. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
+func Main(m *testing.M) int {
+	// Orphaned daemons started by the tests come back to this process
+	// instead of init, so their exits can be seen and their zombies reaped.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: become a child subreaper: %v\n", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "daemontest")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	Binary = filepath.Join(dir, "echod")
+	build := exec.Command("go", "build", "-o", Binary, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: go build: %v\n%s", err, out)
+		return 1
+	}
+	if flags, err = programFlags(Binary); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	if left := sweepZombies(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "daemontest: reaped zombies that no test claimed: %v\n", left)
+	}
+	if left := liveChildren(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "daemontest: processes outlive the tests: %v\n", left)
+		return 1
+	}
+	return code
+}
+
+// programFlags asks the program for its usage message and returns the names
+// of the flags it lists, so that tests pass only flags the program has.
+func programFlags(binary string) (map[string]bool, error) {
+	out, err := exec.Command(binary, "-h").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s -h: %v\n%s", binary, err, out)
+	}
+	names := make(map[string]bool)
+	for _, line := range strings.Split(string(out), "\n") {
+		// "  -socket path" in the flag package's usage message.
+		if rest, ok := strings.CutPrefix(line, "  -"); ok {
+			names[strings.Fields(rest)[0]] = true
+		}
+	}
+	return names, nil
+}
+
+// HasFlag reports whether the program under test has the flag name.
+func HasFlag(name string) bool { return flags[name] }
+
+// Sandbox is one test's own directory, socket, pid file and logs.
+type Sandbox struct {
+	t       *testing.T
+	Dir     string // a short temporary directory
+	Socket  string // Dir/s.sock
+	PidFile string // Dir/pid
+	Log     string // Dir/log
+	Syslog  string // Dir/syslog.sock: nothing listens there unless a test binds it
+}
+
+// New creates a sandbox for t and arranges that, when t ends, every process
+// launched from it is killed and reaped and the directory removed.
+//
+// The directory comes from os.MkdirTemp("", ...) rather than t.TempDir,
+// whose name holds the test's name and would make socket paths longer than
+// the 107 bytes a Unix socket address holds.
+func New(t *testing.T) *Sandbox {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ds")
+	require.NoError(t, err)
+	s := &Sandbox{
+		t:       t,
+		Dir:     dir,
+		Socket:  filepath.Join(dir, "s.sock"),
+		PidFile: filepath.Join(dir, "pid"),
+		Log:     filepath.Join(dir, "log"),
+		Syslog:  filepath.Join(dir, "syslog.sock"),
+	}
+	t.Cleanup(func() {
+		s.killAll()
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+// Flags returns the flags that point the program at the sandbox, for each
+// flag the program has.
+func (s *Sandbox) Flags() []string {
+	var args []string
+	for _, f := range []struct{ name, value string }{
+		{"socket", s.Socket},
+		{"pidfile", s.PidFile},
+		{"syslog", s.Syslog},
+		{"log", s.Log},
+	} {
+		if HasFlag(f.name) {
+			args = append(args, "-"+f.name, f.value)
+		}
+	}
+	return args
+}
+
+// Command returns a command that runs the program with args, marked as this
+// sandbox's. It does not add the sandbox's flags: see Flags. Standard input
+// is /dev/null; standard output and error go to files in the sandbox, so
+// that a server holding them cannot keep the test waiting.
+func (s *Sandbox) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(Binary, args...)
+	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir)
+	return cmd
+}
+
+// Result is how a launcher ended.
+type Result struct {
+	Pid    int    // the launcher's pid
+	Code   int    // its exit status; -1 if a signal ended it
+	Stdout string // what it printed
+	Stderr string
+}
+
+// Run runs cmd to its end, capturing its output in files unless the caller
+// has set Stdout and Stderr, and fails the test if it does not exit within
+// LaunchTimeout.
+func (s *Sandbox) Run(cmd *exec.Cmd) Result {
+	s.t.Helper()
+	var out, errOut *os.File
+	if cmd.Stdout == nil {
+		out = s.tempFile("stdout")
+		cmd.Stdout = out
+	}
+	if cmd.Stderr == nil {
+		errOut = s.tempFile("stderr")
+		cmd.Stderr = errOut
+	}
+	s.t.Logf("run %s", strings.Join(cmd.Args, " "))
+	require.NoError(s.t, cmd.Start())
+	r := Result{Pid: cmd.Process.Pid}
+	launchers.Store(r.Pid, true)
+	defer launchers.Delete(r.Pid)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(LaunchTimeout):
+		s.t.Fatalf("launcher %d did not return within %v", r.Pid, LaunchTimeout)
+	}
+	r.Code = cmd.ProcessState.ExitCode()
+	r.Stdout, r.Stderr = readBack(out), readBack(errOut)
+	s.t.Logf("launcher %d exited with status %d; stdout %q; stderr %q", r.Pid, r.Code, r.Stdout, r.Stderr)
+	return r
+}
+
+// tempFile creates a file in the sandbox for a command's output.
+func (s *Sandbox) tempFile(name string) *os.File {
+	f, err := os.CreateTemp(s.Dir, name)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// readBack returns what was written to f, which may be nil.
+func readBack(f *os.File) string {
+	if f == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
+}
+
+// Start launches the program with the sandbox's flags and args, requires
+// the launcher to exit with status 0, and returns the pid of the server
+// that listens on the sandbox's socket.
+func (s *Sandbox) Start(args ...string) (server int, launch Result) {
+	s.t.Helper()
+	launch = s.Run(s.Command(append(s.Flags(), args...)...))
+	require.Equal(s.t, 0, launch.Code, "the launcher's exit status (stderr: %q)", launch.Stderr)
+	server = s.ServerPid()
+	return server, launch
+}
+
+// StartFrom is Start with cmd prepared by the caller (from Command, with
+// the sandbox's Flags among its arguments).
+func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch Result) {
+	s.t.Helper()
+	launch = s.Run(cmd)
+	require.Equal(s.t, 0, launch.Code, "the launcher's exit status (stderr: %q)", launch.Stderr)
+	server = s.ServerPid()
+	return server, launch
+}
+
+// ServerPid connects to the sandbox's socket and returns the pid of the
+// process that listens there.
+func (s *Sandbox) ServerPid() int {
+	s.t.Helper()
+	pid, err := PeerPid(s.Socket)
+	require.NoError(s.t, err, "find the server")
+	s.t.Logf("server: pid %d listens on %s", pid, s.Socket)
+	return pid
+}
+
+// PeerPid returns the pid of the process that listens on the Unix socket at
+// path. The kernel records the credentials of the process that called
+// listen(), and a client reads them with SO_PEERCRED.
+func PeerPid(path string) (int, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err = errors.Join(err, credErr); err != nil {
+		return 0, fmt.Errorf("SO_PEERCRED on %s: %w", path, err)
+	}
+	return int(cred.Pid), nil
+}
+
+// Echo sends data to the server at socket on a connection of its own,
+// closes its writing side, and returns all that comes back until the
+// server closes.
+func Echo(socket string, data []byte) ([]byte, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return nil, err
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(data)
+		sent <- errors.Join(err, conn.CloseWrite())
+	}()
+	got, readErr := io.ReadAll(conn)
+	return got, errors.Join(readErr, <-sent)
+}
+
+// RequireEcho requires the server at the sandbox's socket to echo a line.
+func (s *Sandbox) RequireEcho() {
+	s.t.Helper()
+	msg := []byte("hello, " + s.t.Name() + "\n")
+	got, err := Echo(s.Socket, msg)
+	require.NoError(s.t, err, "echo through %s", s.Socket)
+	require.Equal(s.t, string(msg), string(got), "the echo")
+}
+
+// Stat reads /proc/PID/stat, failing the test if it cannot.
+func (s *Sandbox) Stat(pid int) proc.Stat {
+	s.t.Helper()
+	st, err := proc.ReadStat(pid)
+	require.NoError(s.t, err)
+	s.t.Logf("/proc/%d/stat: ppid %d pgrp %d session %d tty_nr %d state %c", pid, st.PPid, st.Pgrp, st.Session, st.TtyNr, st.State)
+	return st
+}
+
+// Alive reports whether pid exists and is not a zombie.
+func Alive(pid int) bool {
+	st, err := proc.ReadStat(pid)
+	return err == nil && st.State != 'Z' && st.State != 'X'
+}
+
+// WaitGone waits up to Settle for pid to exit (to be gone or a zombie) and
+// reports whether it did.
+func WaitGone(pid int) bool {
+	deadline := time.Now().Add(Settle)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(poll)
+	}
+	return true
+}
+
+// Eventually waits up to Settle for cond to hold, and fails the test with
+// msg if it does not.
+func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
+	s.t.Helper()
+	require.Eventually(s.t, cond, Settle, poll, fmt.Sprintf(msg, args...))
+}
+
+// processes returns the processes launched from this sandbox: those whose
+// environment holds the marker, and their descendants, zombies included.
+func (s *Sandbox) processes() map[int]proc.Stat {
+	all, _ := proc.All()
+	mine := make(map[int]proc.Stat)
+	marker := []byte(markerEnv + "=" + s.Dir + "\x00")
+	for _, st := range all {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
+		if err == nil && bytes.Contains(env, marker) && st.Pid != os.Getpid() {
+			mine[st.Pid] = st
+		}
+	}
+	// Add descendants until no more are found: a zombie has no environment
+	// left to read, but its parent is still known.
+	for grew := true; grew; {
+		grew = false
+		for _, st := range all {
+			if _, ok := mine[st.Pid]; ok {
+				continue
+			}
+			if _, ok := mine[st.PPid]; ok {
+				mine[st.Pid] = st
+				grew = true
+			}
+		}
+	}
+	return mine
+}
+
+// killAll kills every process launched from the sandbox and reaps each one
+// that has become a child of the test process. It fails the test if any
+// is still there after cleanupTimeout.
+func (s *Sandbox) killAll() {
+	known := make(map[int]bool)
+	deadline := time.Now().Add(cleanupTimeout)
+	for {
+		for pid := range s.processes() {
+			known[pid] = true
+		}
+		for pid := range known {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+				delete(known, pid) // gone: reaped by us or by its own parent
+				continue
+			}
+			unix.Kill(pid, unix.SIGKILL)
+			// Orphans come to us, the subreaper. A process that is not (yet)
+			// our child answers ECHILD; the next round tries again.
+			unix.Wait4(pid, nil, unix.WNOHANG, nil)
+		}
+		if len(known) == 0 {
+			sweepZombies()
+			return
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for pid := range known {
+				st, _ := proc.ReadStat(pid)
+				left = append(left, fmt.Sprintf("%d (%s, state %c, ppid %d)", pid, st.Comm, st.State, st.PPid))
+			}
+			s.t.Errorf("processes outlive the test: %s", strings.Join(left, ", "))
+			return
+		}
+		time.Sleep(poll)
+	}
+}
+
+// sweepZombies reaps the zombie children of the test process that no
+// launcher accounts for, and returns their pids. They are orphans that came
+// to this subreaper after they exited, such as a server that failed to
+// start after its launcher had gone: a zombie has no environment left to
+// tell which sandbox it came from.
+func sweepZombies() []int {
+	var reaped []int
+	kids, _ := proc.Children(os.Getpid())
+	for _, k := range kids {
+		if _, ok := launchers.Load(k.Pid); k.State == 'Z' && !ok {
+			if pid, err := unix.Wait4(k.Pid, nil, unix.WNOHANG, nil); err == nil && pid == k.Pid {
+				reaped = append(reaped, pid)
+			}
+		}
+	}
+	return reaped
+}
+
+// liveChildren returns the children of the test process that still run.
+func liveChildren() []int {
+	var live []int
+	kids, _ := proc.Children(os.Getpid())
+	for _, k := range kids {
+		if k.State != 'Z' {
+			live = append(live, k.Pid)
+		}
+	}
+	return live
+}
+
+// Signal sends sig to pid, refusing pids that could reach more than the
+// program under test.
+func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
+	s.t.Helper()
+	require.Greater(s.t, pid, 1, "refusing to signal pid %d", pid)
+	s.t.Logf("kill -%s %d", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid)
+	require.NoError(s.t, unix.Kill(pid, sig))
+}

@@ -1,0 +1,233 @@
+// Package proc reads what Linux tells about a process under /proc: the
+// fields of /proc/PID/stat, its descriptors, working directory, status lines
+// and the file locks of /proc/locks. The step tests and the tour read /proc
+// through this one package.
+package proc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Stat holds the fields of /proc/PID/stat that the twelve recommendations
+// are about (see proc(5)).
+type Stat struct {
+	Pid     int
+	Comm    string // the executable's name, as the kernel keeps it (15 bytes at most)
+	State   byte   // R running, S sleeping, Z zombie, T stopped, ...
+	PPid    int    // the parent; 1 or a child subreaper once the parent has gone
+	Pgrp    int    // the process group
+	Session int    // the session
+	TtyNr   int    // the controlling terminal's device number; 0 for none
+	Utime   uint64 // clock ticks spent in user mode
+	Stime   uint64 // clock ticks spent in kernel mode
+}
+
+// ReadStat reads /proc/PID/stat.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(string(b))
+}
+
+// ParseStat parses one /proc/PID/stat line. The command name sits in
+// parentheses and may itself hold spaces and parentheses, so the fields are
+// counted from the last ")".
+func ParseStat(line string) (Stat, error) {
+	open := strings.IndexByte(line, '(')
+	end := strings.LastIndexByte(line, ')')
+	if open < 0 || end < open {
+		return Stat{}, fmt.Errorf("parse stat %q: no command name", line)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line[:open]))
+	if err != nil {
+		return Stat{}, fmt.Errorf("parse stat %q: %w", line, err)
+	}
+	// After ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt
+	// majflt cmajflt utime stime ...
+	f := strings.Fields(line[end+1:])
+	if len(f) < 13 || len(f[0]) != 1 {
+		return Stat{}, fmt.Errorf("parse stat %q: too few fields", line)
+	}
+	s := Stat{Pid: pid, Comm: line[open+1 : end], State: f[0][0]}
+	ints := []*int{&s.PPid, &s.Pgrp, &s.Session, &s.TtyNr}
+	for i, p := range ints {
+		if *p, err = strconv.Atoi(f[1+i]); err != nil {
+			return Stat{}, fmt.Errorf("parse stat %q: %w", line, err)
+		}
+	}
+	if s.Utime, err = strconv.ParseUint(f[11], 10, 64); err != nil {
+		return Stat{}, fmt.Errorf("parse stat %q: %w", line, err)
+	}
+	if s.Stime, err = strconv.ParseUint(f[12], 10, 64); err != nil {
+		return Stat{}, fmt.Errorf("parse stat %q: %w", line, err)
+	}
+	return s, nil
+}
+
+// All reads the stat of every process on the machine. Processes that end
+// while it reads are left out.
+func All() ([]Stat, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var all []Stat
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if s, err := ReadStat(pid); err == nil {
+			all = append(all, s)
+		}
+	}
+	return all, nil
+}
+
+// Children returns the processes whose parent is pid, zombies included.
+func Children(pid int) ([]Stat, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	var kids []Stat
+	for _, s := range all {
+		if s.PPid == pid {
+			kids = append(kids, s)
+		}
+	}
+	return kids, nil
+}
+
+// Fds maps each open descriptor of pid to what it refers to: a path such as
+// "/dev/null", or "socket:[INODE]", "pipe:[INODE]", "anon_inode:[eventpoll]".
+func Fds(pid int) (map[int]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fds := make(map[int]string, len(ents))
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue // closed while we looked
+		}
+		fds[fd] = target
+	}
+	return fds, nil
+}
+
+// SortedFds returns the descriptor numbers of fds in increasing order.
+func SortedFds(fds map[int]string) []int {
+	nums := make([]int, 0, len(fds))
+	for fd := range fds {
+		nums = append(nums, fd)
+	}
+	sort.Ints(nums)
+	return nums
+}
+
+// Cwd returns the working directory of pid.
+func Cwd(pid int) (string, error) {
+	return os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+}
+
+// Status returns the "Name: value" lines of /proc/PID/status, such as
+// "Umask" ("0027") and "SigIgn" (a hexadecimal mask of ignored signals).
+func Status(pid int) (map[string]string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	status := make(map[string]string)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, value, ok := strings.Cut(sc.Text(), ":"); ok {
+			status[name] = strings.TrimSpace(value)
+		}
+	}
+	return status, sc.Err()
+}
+
+// SignalIgnored reports whether signal number sig is set in a SigIgn mask
+// from Status: bit sig-1 of the hexadecimal number.
+func SignalIgnored(sigIgn string, sig int) (bool, error) {
+	mask, err := strconv.ParseUint(sigIgn, 16, 64)
+	if err != nil {
+		return false, fmt.Errorf("parse SigIgn %q: %w", sigIgn, err)
+	}
+	return mask&(1<<(sig-1)) != 0, nil
+}
+
+// Lock is one line of /proc/locks.
+type Lock struct {
+	Kind   string // FLOCK, POSIX or OFDLCK
+	Access string // READ or WRITE
+	Pid    int    // the process that took it (for FLOCK: as recorded then)
+	Major  uint32 // the locked file's device
+	Minor  uint32
+	Inode  uint64 // and inode
+}
+
+// Locks reads the held locks of /proc/locks, leaving out the "->" lines of
+// processes still waiting for one.
+func Locks() ([]Lock, error) {
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil, err
+	}
+	var locks []Lock
+	for _, line := range strings.Split(string(b), "\n") {
+		// 1: FLOCK  ADVISORY  WRITE 12345 00:2b:67890 0 EOF
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] == "->" {
+			continue
+		}
+		l, err := parseLock(f)
+		if err != nil {
+			return nil, fmt.Errorf("parse /proc/locks line %q: %w", line, err)
+		}
+		locks = append(locks, l)
+	}
+	return locks, nil
+}
+
+func parseLock(f []string) (Lock, error) {
+	l := Lock{Kind: f[1], Access: f[3]}
+	var err error
+	if l.Pid, err = strconv.Atoi(f[4]); err != nil {
+		return l, err
+	}
+	dev := strings.Split(f[5], ":")
+	if len(dev) != 3 {
+		return l, errors.New("device and inode are not MAJOR:MINOR:INODE")
+	}
+	major, err := strconv.ParseUint(dev[0], 16, 32)
+	if err != nil {
+		return l, err
+	}
+	minor, err := strconv.ParseUint(dev[1], 16, 32)
+	if err != nil {
+		return l, err
+	}
+	if l.Inode, err = strconv.ParseUint(dev[2], 10, 64); err != nil {
+		return l, err
+	}
+	l.Major, l.Minor = uint32(major), uint32(minor)
+	return l, nil
+}
