@@ -1,8 +1,9 @@
 // Command echod is a Unix-domain echo server that turns itself into a
 // daemon, one of Comer and Stevens' recommendations at a time.
 //
-// This is step 01: the server runs in the background, and the launcher
-// that the shell started returns as soon as the server listens.
+// This is step 01 of the tutorial, "run in the background": the launcher
+// that the shell started returns as soon as the server listens, and the
+// server lives on. README.md tells the story.
 //
 // One binary plays every role. Where the C recipe calls fork(), a Go
 // program cannot: fork copies only the calling thread, and the Go runtime
@@ -118,7 +119,8 @@ func socketPath(path string) (string, error) {
 		return "", fmt.Errorf("-socket %s: abstract socket names (a leading @) are not supported", path)
 	case strings.ContainsRune(path, 0):
 		return "", fmt.Errorf("-socket %q: a path cannot hold a NUL byte", path)
-	case len(path) > maxSocketPath:
+	}
+	if len(path) > maxSocketPath {
 		return "", fmt.Errorf("-socket %s: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
 	}
 	return path, nil

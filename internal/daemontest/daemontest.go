@@ -464,3 +464,88 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
 	s.t.Logf("kill -%s %d", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid)
 	require.NoError(s.t, unix.Kill(pid, sig))
 }
+
+// LeakedFd is the descriptor number at which LeakDescriptor hands a file to
+// the launcher, as a shell does with "9</some/file".
+const LeakedFd = 9
+
+// LeakDescriptor makes cmd inherit an open file, without close-on-exec, as
+// its descriptor LeakedFd, and returns the file's path.
+func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
+	s.t.Helper()
+	path := filepath.Join(s.Dir, "leaked")
+	f, err := os.Create(path)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { f.Close() })
+	cmd.ExtraFiles = make([]*os.File, LeakedFd-2) // ExtraFiles[i] becomes descriptor 3+i
+	cmd.ExtraFiles[LeakedFd-3] = f
+	return path
+}
+
+// Terminal is a pseudo-terminal, for launching the program as if from an
+// interactive shell.
+type Terminal struct {
+	Master *os.File // the terminal emulator's side
+	Slave  *os.File // the side that a shell and its programs use
+	Name   string   // the slave's path, /dev/pts/N
+}
+
+// OpenTerminal opens a new pseudo-terminal pair, closed when the test ends.
+// What programs write to it is read and dropped, so they never block.
+func (s *Sandbox) OpenTerminal() *Terminal {
+	s.t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { master.Close() })
+	raw, err := master.SyscallConn()
+	require.NoError(s.t, err)
+	var n int
+	var ioctlErr error
+	err = raw.Control(func(fd uintptr) {
+		// unlockpt(3) and ptsname(3), as ioctls.
+		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
+			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+		}
+	})
+	require.NoError(s.t, errors.Join(err, ioctlErr))
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { slave.Close() })
+	go io.Copy(io.Discard, master)
+	s.t.Logf("opened pseudo-terminal %s", name)
+	return &Terminal{Master: master, Slave: slave, Name: name}
+}
+
+// Control makes cmd the controlling process of the terminal, as a login
+// shell is: it runs in a session of its own, with the terminal as its
+// controlling terminal and as its standard input, output and error. When
+// it exits, the kernel hangs up every process in the terminal's foreground
+// process group (SIGHUP).
+func (term *Terminal) Control(cmd *exec.Cmd) {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.Slave, term.Slave, term.Slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
+
+// Shell runs the program with args from a shell that is the terminal's
+// controlling process, as in a terminal window, and waits for the program
+// to exit with status 0. It returns the shell's pid, which is also its
+// session's id. The shell stays, holding the terminal, until the test ends.
+func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
+	s.t.Helper()
+	status := filepath.Join(s.Dir, "shell-status")
+	script := `"$0" "$@"; echo $? >` + status + `; exec sleep 3600`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, Binary}, args...)...)
+	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir)
+	term.Control(cmd)
+	require.NoError(s.t, cmd.Start())
+	s.t.Logf("in a shell (pid %d) on %s: %s %s", cmd.Process.Pid, term.Name, Binary, strings.Join(args, " "))
+	var code string
+	require.Eventually(s.t, func() bool {
+		b, _ := os.ReadFile(status)
+		code = strings.TrimSpace(string(b))
+		return code != ""
+	}, LaunchTimeout, poll, "the program returns to the shell")
+	require.Equal(s.t, "0", code, "the program's exit status")
+	return cmd.Process.Pid
+}

@@ -1,0 +1,326 @@
+// The tests check, one test a property, what this step and every step
+// before it make true of the server, and the echo service and command line
+// that all steps share. They treat the program as a black box: they build
+// this directory, launch it as a shell would, and look at /proc.
+package main_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/daemontest"
+	"daemon-steps/internal/proc"
+)
+
+func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
+
+// Test that the launcher returns with status 0 while the server goes on
+// answering (recommendation 1).
+func TestLauncherReturnsWhileServerServes(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, launch := s.Start()
+	require.NotEqual(t, launch.Pid, server, "the server is a process of its own")
+	s.RequireEcho()
+}
+
+// Test that once the launcher has returned, the server's parent is init or
+// the nearest child subreaper (this test process), not the launcher
+// (recommendation 1).
+func TestServerParentIsNotLauncher(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, launch := s.Start()
+	st := s.Stat(server)
+	require.NotEqual(t, launch.Pid, st.PPid)
+	require.Contains(t, []int{1, os.Getpid()}, st.PPid, "the parent is init or the test process, a child subreaper")
+}
+
+// Test that the launcher names the server's pid and socket in one line.
+func TestLauncherNamesServerPidAndSocket(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, launch := s.Start()
+	require.Equal(t, 1, strings.Count(launch.Stdout, "\n"), "one line")
+	require.Contains(t, strings.Fields(launch.Stdout), strconv.Itoa(server))
+	require.Contains(t, launch.Stdout, s.Socket)
+}
+
+// Test that the echo returns every byte sent, of any value and in any
+// amount, and that the server closes once the client has closed its
+// writing side (a half-close).
+func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	s.Start()
+	every := make([]byte, 256)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	large := make([]byte, 4<<20)
+	rand.Read(large)
+	for name, data := range map[string][]byte{"empty": {}, "every byte value": every, "4 MiB": large} {
+		got, err := daemontest.Echo(s.Socket, data)
+		require.NoError(t, err, name)
+		require.True(t, bytes.Equal(data, got), "%s: sent %d bytes, got %d back", name, len(data), len(got))
+	}
+}
+
+// Test that each connection is served by a child process of the server
+// (the C original forks one per connection), and that these workers do not
+// hold the listening socket.
+func TestEachConnectionHasWorkerProcess(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	const open = 3
+	for range open {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = conn.Write([]byte("x"))
+		require.NoError(t, err)
+		_, err = io.ReadFull(conn, make([]byte, 1)) // a worker runs and has answered
+		require.NoError(t, err)
+	}
+
+	kids, err := proc.Children(server)
+	require.NoError(t, err)
+	var workers []int
+	for _, k := range kids {
+		if k.State != 'Z' {
+			workers = append(workers, k.Pid)
+		}
+	}
+	t.Logf("live children of the server: %v", workers)
+	require.GreaterOrEqual(t, len(workers), open, "a live child of the server for each open connection")
+	serverSockets := sockets(t, server)
+	for _, w := range workers {
+		for _, sock := range sockets(t, w) {
+			require.NotContains(t, serverSockets, sock, "worker %d holds a socket of the server's: the listening socket", w)
+		}
+	}
+}
+
+// sockets returns the "socket:[INODE]" descriptors that pid holds.
+func sockets(t *testing.T, pid int) []string {
+	fds, err := proc.Fds(pid)
+	require.NoError(t, err)
+	var socks []string
+	for _, target := range fds {
+		if strings.HasPrefix(target, "socket:") {
+			socks = append(socks, target)
+		}
+	}
+	return socks
+}
+
+// Test that a socket left behind at the path by a server that is gone is
+// removed, and the new server listens there.
+func TestReplacesStaleSocket(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.Socket, Net: "unix"})
+	require.NoError(t, err)
+	ln.SetUnlinkOnClose(false)
+	require.NoError(t, ln.Close())
+	s.Start()
+	s.RequireEcho()
+}
+
+// Test that anything but a socket at the socket's path (a regular file, a
+// directory, a FIFO, a symbolic link) is refused with one line on the
+// launcher's standard error, and left as it was.
+func TestRefusesNonSocketAtSocketPath(t *testing.T) {
+	t.Parallel()
+	for name, create := range map[string]func(path string) error{
+		"regular file": func(p string) error { return os.WriteFile(p, []byte("keep me"), 0o600) },
+		"directory":    func(p string) error { return os.Mkdir(p, 0o700) },
+		"FIFO":         func(p string) error { return unix.Mkfifo(p, 0o600) },
+		"symbolic link": func(p string) error {
+			return os.Symlink("/etc/hostname", p)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := daemontest.New(t)
+			require.NoError(t, create(s.Socket))
+			before, err := os.Lstat(s.Socket)
+			require.NoError(t, err)
+			r := s.Run(s.Command(s.Flags()...))
+			require.NotEqual(t, 0, r.Code)
+			requireOneLine(t, r.Stderr)
+			after, err := os.Lstat(s.Socket)
+			require.NoError(t, err, "the %s is still there", name)
+			require.Equal(t, before.Mode(), after.Mode())
+			require.Equal(t, before.ModTime(), after.ModTime())
+		})
+	}
+}
+
+// requireOneLine requires msg to be one non-empty line.
+func requireOneLine(t *testing.T, msg string) {
+	t.Helper()
+	require.NotEmpty(t, strings.TrimSpace(msg), "a message on standard error")
+	require.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+}
+
+// Test that a bad command line gets a clear error and a non-zero exit,
+// creates nothing, and leaves a running server alone.
+func TestRejectsBadCommandLines(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+
+	for _, bad := range [][]string{{"-no-such-flag"}, {"stray-argument"}} {
+		r := s.Run(s.Command(append(s.Flags(), bad...)...))
+		require.Equal(t, 2, r.Code, "%v: exit status 2, as for a usage error", bad)
+		require.Contains(t, r.Stderr, "Usage", "%v: the usage is shown", bad)
+	}
+	long := s.Dir + "/" + strings.Repeat("x", 108-len(s.Dir)-1)
+	require.Len(t, long, 108)
+	for name, path := range map[string]string{
+		"missing directory": filepath.Join(s.Dir, "missing", "s.sock"),
+		"108-byte path":     long,
+		"abstract name":     "@daemon-steps-test",
+	} {
+		r := s.Run(s.Command("-socket", path))
+		require.NotEqual(t, 0, r.Code, name)
+		requireOneLine(t, r.Stderr)
+		require.NotContains(t, r.Stderr, "goroutine", "%s: no stack trace", name)
+		_, err := os.Lstat(path)
+		require.ErrorIs(t, err, fs.ErrNotExist, "%s: nothing created", name)
+	}
+	require.True(t, daemontest.Alive(server), "the running server is unharmed")
+	got, err := daemontest.PeerPid(s.Socket)
+	require.NoError(t, err)
+	require.Equal(t, server, got, "the same server still listens")
+}
+
+// Test that a socket path of 107 bytes, the most sun_path holds, works.
+func TestAcceptsLongestSocketPath(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	s.Socket = s.Dir + "/" + strings.Repeat("x", 107-len(s.Dir)-1)
+	require.Len(t, s.Socket, 107)
+	s.Start()
+	s.RequireEcho()
+}
+
+// Test that the server does not spin when accept fails: under a descriptor
+// limit too low for one more connection it backs off, and it serves again
+// once the limit is raised.
+func TestAcceptFailureDoesNotSpin(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	// The kernel refuses a new descriptor at or above the soft limit. Only
+	// the soft limit is lowered, so the test can raise it again without
+	// privilege (CAP_SYS_RESOURCE) and check that the server recovers.
+	var limit unix.Rlimit
+	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, nil, &limit))
+	normal := limit.Cur
+	limit.Cur = 3 // descriptors 0, 1 and 2 only: accept fails with EMFILE
+	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil))
+	t.Logf("prlimit --pid %d --nofile=3:%d", server, limit.Max)
+
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.Socket, Net: "unix"})
+	require.NoError(t, err, "the kernel queues the connection even though the server cannot accept it")
+	defer conn.Close()
+	const window = 500 * time.Millisecond
+	before := s.Stat(server)
+	time.Sleep(window) // the measurement: CPU used while accept keeps failing
+	after := s.Stat(server)
+	ticks := (after.Utime + after.Stime) - (before.Utime + before.Stime)
+	t.Logf("the server used %d clock ticks of CPU in %v of failing accepts", ticks, window)
+	require.Less(t, ticks, uint64(10), "a server that retries at once burns a whole CPU (about 50 ticks)")
+
+	limit.Cur = normal
+	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil))
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = conn.Write([]byte("again\n"))
+	require.NoError(t, err)
+	require.NoError(t, conn.CloseWrite())
+	got, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	require.Equal(t, "again\n", string(got), "the queued connection is served once descriptors are available")
+}
+
+// Test that workers still start after the program's file is deleted, as
+// "go run" deletes its temporary binary when the launcher exits: the
+// server re-executes /proc/self/exe, not a path.
+func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	// A second name for the binary (a hard link, not a copy: writing an
+	// executable while other tests fork can make exec fail with ETXTBSY).
+	copied := filepath.Join(s.Dir, "echod")
+	require.NoError(t, os.Link(daemontest.Binary, copied))
+	cmd := s.Command(s.Flags()...)
+	cmd.Path, cmd.Args[0] = copied, copied
+	s.StartFrom(cmd)
+	require.NoError(t, os.Remove(copied))
+	t.Logf("rm %s", copied)
+	s.RequireEcho()
+}
+
+// Test that the server does not hold a descriptor that the shell left open
+// to the launcher without close-on-exec (recommendation 2).
+func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	cmd := s.Command(s.Flags()...)
+	leaked := s.LeakDescriptor(cmd)
+	t.Logf("the launcher inherits %s as descriptor %d", leaked, daemontest.LeakedFd)
+	server, _ := s.StartFrom(cmd)
+	fds, err := proc.Fds(server)
+	require.NoError(t, err)
+	for _, fd := range proc.SortedFds(fds) {
+		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
+		require.NotEqual(t, leaked, fds[fd], "descriptor %d of the server is the file the shell left open", fd)
+	}
+}
+
+// Test that the server, though started from a shell in a terminal, has no
+// controlling terminal and runs in a session other than the shell's
+// (recommendation 3).
+func TestServerHasNoControllingTerminal(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	term := s.OpenTerminal()
+	shell := term.Shell(s, s.Flags()...)
+	server := s.ServerPid()
+	st := s.Stat(server)
+	require.Equal(t, 0, st.TtyNr, "tty_nr: the server has no controlling terminal")
+	require.NotEqual(t, shell, st.Session, "the server is in a session other than the shell's")
+}
+
+// Test that the server survives when the launcher, the controlling process
+// of its terminal, exits, and when the terminal hangs up, where before
+// this step the kernel's SIGHUP killed it (recommendation 3).
+func TestServerSurvivesTerminalHangup(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	term := s.OpenTerminal()
+	cmd := s.Command(s.Flags()...)
+	term.Control(cmd)
+	server, _ := s.StartFrom(cmd)
+	s.RequireEcho()
+	require.True(t, daemontest.Alive(server), "the server outlives the controlling process")
+	require.NoError(t, term.Master.Close())
+	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
+	s.RequireEcho()
+	require.True(t, daemontest.Alive(server), "the server outlives the hangup")
+}
