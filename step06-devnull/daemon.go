@@ -46,7 +46,7 @@ func runLauncher(cfg config) error {
 	// exec, so it starts a new session, with no controlling terminal:
 	// hanging up the launcher's terminal cannot reach the server, and
 	// reading from the terminal cannot stop it.
-	leader, err := reexec(roleSession, []uintptr{null.Fd(), null.Fd(), null.Fd(), notify.Fd()}, &syscall.SysProcAttr{Setsid: true})
+	leader, err := reexec(roleLeader, []uintptr{null.Fd(), null.Fd(), null.Fd(), notify.Fd()}, &syscall.SysProcAttr{Setsid: true})
 	notify.Close() // now only the session leader and the server hold the writing end
 	if err != nil {
 		return fmt.Errorf("start session leader: %w", err)

@@ -27,8 +27,8 @@ import (
 // from a shell, has no role set.
 const (
 	roleEnv    = "ECHOD_ROLE"
-	roleSession = "session" // leads a new session and starts the server
-	roleServer  = "server"  // listens and starts a worker per connection
+	roleLeader = "leader" // leads a new session and starts the server
+	roleServer = "server" // listens and starts a worker per connection
 	roleWorker = "worker" // echoes one connection
 )
 
@@ -76,7 +76,7 @@ func main() {
 	switch role {
 	case "":
 		err = runLauncher(cfg)
-	case roleSession:
+	case roleLeader:
 		err = runSessionLeader()
 	case roleServer:
 		err = runServer(cfg)
