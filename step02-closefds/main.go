@@ -42,6 +42,7 @@ var progName = filepath.Base(os.Args[0])
 
 // config holds the command-line flags.
 type config struct {
+	// socket is where the server listens (-socket).
 	socket string
 }
 

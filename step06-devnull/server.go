@@ -22,26 +22,35 @@ const (
 	maxAcceptDelay = time.Second
 )
 
+// server is what the running server holds.
+type server struct {
+	listener *net.UnixListener
+}
+
 // runServer sets the server up, tells the launcher how that went, and
 // serves. It returns only when the server fails.
 func runServer(cfg config) error {
-	ln, err := startServer(cfg)
+	srv, err := startServer(cfg)
 	notifyLauncher(err)
 	if err != nil {
 		os.Exit(1) // the launcher prints the reason
 	}
-	return serve(ln)
+	return srv.serve()
 }
 
 // startServer makes the process a daemon and listens.
-func startServer(cfg config) (*net.UnixListener, error) {
+func startServer(cfg config) (*server, error) {
 	// Recommendation 4: work in "/", so that the server keeps no directory
 	// busy (a file system it held could not be unmounted) and relative
 	// paths cannot resolve somewhere unexpected.
 	if err := os.Chdir("/"); err != nil {
 		return nil, fmt.Errorf("chdir /: %w", err)
 	}
-	return listen(cfg.socket)
+	ln, err := listen(cfg.socket)
+	if err != nil {
+		return nil, err
+	}
+	return &server{listener: ln}, nil
 }
 
 // listen removes a socket that an earlier server left behind at path, then
@@ -95,10 +104,10 @@ func fileType(fi fs.FileInfo) string {
 // serve hands every connection to a worker process of its own. Accepting
 // runs in a goroutine of its own, so that the main loop can wait for other
 // events as well.
-func serve(ln *net.UnixListener) error {
+func (s *server) serve() error {
 	conns := make(chan *net.UnixConn)
 	failed := make(chan error, 1)
-	go accept(ln, conns, failed)
+	go accept(s.listener, conns, failed)
 	for {
 		select {
 		case conn := <-conns:
