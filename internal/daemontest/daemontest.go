@@ -53,9 +53,10 @@ const (
 // the processes they start inherit it, which is how cleanup finds them.
 const markerEnv = "DAEMONTEST_SANDBOX"
 
-// launchers holds the pids of the launchers that Run is waiting for; os/exec
-// reaps them, so the sweep for orphaned zombies leaves them alone.
-var launchers sync.Map
+// claimed holds the pids of the children that a test waits for itself: the
+// launchers that Run waits for, and servers whose exit status a test
+// collects. The sweep for orphaned zombies leaves them alone.
+var claimed sync.Map
 
 // Binary is the program under test, built by Main.
 var Binary string
@@ -68,6 +69,9 @@ var flags map[string]bool
 //
 //	func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
 func Main(m *testing.M) int {
+	if path := os.Getenv(connectEnv); path != "" {
+		return connectHelper(path)
+	}
 	// Orphaned daemons started by the tests come back to this process
 	// instead of init, so their exits can be seen and their zombies reaped.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -196,39 +200,48 @@ type Result struct {
 // LaunchTimeout.
 func (s *Sandbox) Run(cmd *exec.Cmd) Result {
 	s.t.Helper()
+	r, err := s.Launch(cmd)
+	require.NoError(s.t, err)
+	return r
+}
+
+// Launch is Run without failing the test, for use from goroutines: it
+// returns an error where Run would fail the test.
+func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
 	var out, errOut *os.File
+	var err error
 	if cmd.Stdout == nil {
-		out = s.tempFile("stdout")
+		if out, err = os.CreateTemp(s.Dir, "stdout"); err != nil {
+			return Result{}, err
+		}
+		defer out.Close()
 		cmd.Stdout = out
 	}
 	if cmd.Stderr == nil {
-		errOut = s.tempFile("stderr")
+		if errOut, err = os.CreateTemp(s.Dir, "stderr"); err != nil {
+			return Result{}, err
+		}
+		defer errOut.Close()
 		cmd.Stderr = errOut
 	}
 	s.t.Logf("run %s", strings.Join(cmd.Args, " "))
-	require.NoError(s.t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		return Result{}, err
+	}
 	r := Result{Pid: cmd.Process.Pid}
-	launchers.Store(r.Pid, true)
-	defer launchers.Delete(r.Pid)
+	claimed.Store(r.Pid, true)
+	defer claimed.Delete(r.Pid)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(LaunchTimeout):
-		s.t.Fatalf("launcher %d did not return within %v", r.Pid, LaunchTimeout)
+		return r, fmt.Errorf("launcher %d did not return within %v", r.Pid, LaunchTimeout)
 	}
 	r.Code = cmd.ProcessState.ExitCode()
 	r.Stdout, r.Stderr = readBack(out), readBack(errOut)
 	s.t.Logf("launcher %d exited with status %d; stdout %q; stderr %q", r.Pid, r.Code, r.Stdout, r.Stderr)
-	return r
-}
-
-// tempFile creates a file in the sandbox for a command's output.
-func (s *Sandbox) tempFile(name string) *os.File {
-	f, err := os.CreateTemp(s.Dir, name)
-	require.NoError(s.t, err)
-	s.t.Cleanup(func() { f.Close() })
-	return f
+	return r, nil
 }
 
 // readBack returns what was written to f, which may be nil.
@@ -435,7 +448,7 @@ func sweepZombies() []int {
 	var reaped []int
 	kids, _ := proc.Children(os.Getpid())
 	for _, k := range kids {
-		if _, ok := launchers.Load(k.Pid); k.State == 'Z' && !ok {
+		if _, ok := claimed.Load(k.Pid); k.State == 'Z' && !ok {
 			if pid, err := unix.Wait4(k.Pid, nil, unix.WNOHANG, nil); err == nil && pid == k.Pid {
 				reaped = append(reaped, pid)
 			}
@@ -548,4 +561,86 @@ func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
 	}, LaunchTimeout, poll, "the program returns to the shell")
 	require.Equal(s.t, "0", code, "the program's exit status")
 	return cmd.Process.Pid
+}
+
+// Daemons returns the pids of the live processes launched from the sandbox
+// that have outlived their launchers: their parent is no longer a process
+// of the sandbox. Servers are; their workers and the launchers are not.
+func (s *Sandbox) Daemons() []int {
+	procs := s.processes()
+	var daemons []int
+	for pid, st := range procs {
+		if _, inSandbox := procs[st.PPid]; !inSandbox && Alive(pid) {
+			daemons = append(daemons, pid)
+		}
+	}
+	return daemons
+}
+
+// WaitExit waits up to Settle for pid, a child of the test process (as an
+// orphaned server is, the test being a subreaper), to exit, reaps it and
+// returns its exit status, or -1 if a signal ended it.
+func (s *Sandbox) WaitExit(pid int) int {
+	s.t.Helper()
+	claimed.Store(pid, true)
+	defer claimed.Delete(pid)
+	deadline := time.Now().Add(Settle)
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		require.NoError(s.t, err, "wait for %d, which should be a child of the test process", pid)
+		if got == pid {
+			if ws.Signaled() {
+				s.t.Logf("%d was killed by %v", pid, ws.Signal())
+				return -1
+			}
+			s.t.Logf("%d exited with status %d", pid, ws.ExitStatus())
+			return ws.ExitStatus()
+		}
+		require.True(s.t, time.Now().Before(deadline), "%d did not exit within %v", pid, Settle)
+		time.Sleep(poll)
+	}
+}
+
+// connectEnv, set in the environment of the test binary, makes Main connect
+// to the Unix socket it names instead of running tests. ConnectAs uses it.
+const connectEnv = "DAEMONTEST_CONNECT"
+
+// Nobody is the uid and gid of the unprivileged user "nobody".
+const Nobody = 65534
+
+// ConnectAs tries to connect to the Unix socket at path as the user and
+// group uid, from a copy of the test process started with that identity,
+// and returns the error it got. Connecting to a socket needs write
+// permission on its file, and search permission on the directories above.
+func (s *Sandbox) ConnectAs(uid int, path string) error {
+	s.t.Helper()
+	self, err := os.Executable()
+	require.NoError(s.t, err)
+	// The test binary lives in a directory only its owner may enter; give
+	// the other user a name for it in the sandbox.
+	exe := filepath.Join(s.Dir, "connect-helper")
+	if _, err := os.Stat(exe); err != nil {
+		require.NoError(s.t, os.Link(self, exe))
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir, connectEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	r := s.Run(cmd)
+	s.t.Logf("connect to %s as uid %d: exit status %d %s", path, uid, r.Code, strings.TrimSpace(r.Stderr))
+	if r.Code != 0 {
+		return errors.New(strings.TrimSpace(r.Stderr))
+	}
+	return nil
+}
+
+// connectHelper is the other side of ConnectAs.
+func connectHelper(path string) int {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	conn.Close()
+	return 0
 }
