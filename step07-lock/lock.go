@@ -59,11 +59,16 @@ func lockPidFile(path string) (*os.File, error) {
 // openRegularFile opens the file at path without following a symbolic link,
 // and refuses anything but a regular file. /tmp is writable by every user:
 // another may have put a link to one of your files there, or a FIFO, or a
-// device, hoping that a daemon running as root writes to it.
+// device, hoping that a daemon running as root writes to it. O_NONBLOCK
+// keeps the open of a FIFO from waiting for a reader; on a regular file it
+// changes nothing.
 func openRegularFile(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("%s is a symbolic link; refusing to follow it", path)
+	}
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, fmt.Errorf("%s is a FIFO or a socket, not a regular file; refusing to use it", path)
 	}
 	if err != nil {
 		return nil, err

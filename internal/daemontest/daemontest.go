@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -643,4 +645,89 @@ func connectHelper(path string) int {
 	}
 	conn.Close()
 	return 0
+}
+
+// Syslog stands in for the syslog daemon: a datagram socket bound at the
+// sandbox's -syslog path, whose messages a goroutine collects.
+type Syslog struct {
+	t    *testing.T
+	conn *net.UnixConn
+	mu   sync.Mutex
+	raw  []string
+}
+
+// ListenSyslog binds a datagram socket at the sandbox's Syslog path and
+// collects what arrives there until the test ends.
+func (s *Sandbox) ListenSyslog() *Syslog {
+	s.t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.Syslog, Net: "unixgram"})
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { conn.Close() })
+	l := &Syslog{t: s.t, conn: conn}
+	go l.collect()
+	return l
+}
+
+func (l *Syslog) collect() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := l.conn.Read(buf)
+		if err != nil {
+			return
+		}
+		l.mu.Lock()
+		l.raw = append(l.raw, string(buf[:n]))
+		l.mu.Unlock()
+		l.t.Logf("syslog got %q", buf[:n])
+	}
+}
+
+// WaitFor waits up to Settle for a message whose text contains substr, and
+// returns it.
+func (l *Syslog) WaitFor(substr string) SyslogMessage {
+	l.t.Helper()
+	return l.WaitMatch(func(m SyslogMessage) bool { return strings.Contains(m.Text, substr) }, "a syslog message containing %q", substr)
+}
+
+// WaitMatch waits up to Settle for a message for which match is true, and
+// returns it; it fails the test with what otherwise.
+func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...any) SyslogMessage {
+	l.t.Helper()
+	var found SyslogMessage
+	require.Eventually(l.t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, raw := range l.raw {
+			if m, err := ParseSyslog(raw); err == nil && match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	}, Settle, poll, fmt.Sprintf(what, args...))
+	return found
+}
+
+// SyslogMessage is a message in the RFC 3164 form that a program sends to
+// the local syslog daemon: "<PRI>Mmm dd hh:mm:ss TAG[PID]: TEXT".
+type SyslogMessage struct {
+	Facility int // PRI / 8: 3 is daemon
+	Severity int // PRI % 8: 3 is err, 6 is info
+	Time     string
+	Tag      string
+	Pid      int
+	Text     string
+}
+
+var syslogForm = regexp.MustCompile(`^<(\d+)>([A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d) ([^\[\]: ]+)\[(\d+)\]: (.*?)\n?$`)
+
+// ParseSyslog parses one message in the form of SyslogMessage.
+func ParseSyslog(raw string) (SyslogMessage, error) {
+	m := syslogForm.FindStringSubmatch(raw)
+	if m == nil {
+		return SyslogMessage{}, fmt.Errorf("not an RFC 3164 message with a NAME[PID] tag: %q", raw)
+	}
+	pri, _ := strconv.Atoi(m[1])
+	pid, _ := strconv.Atoi(m[4])
+	return SyslogMessage{Facility: pri / 8, Severity: pri % 8, Time: m[2], Tag: m[3], Pid: pid, Text: m[5]}, nil
 }
