@@ -89,13 +89,7 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	server, _ := s.Start()
 	const open = 3
 	for range open {
-		conn, err := net.Dial("unix", s.Socket)
-		require.NoError(t, err)
-		defer conn.Close()
-		_, err = conn.Write([]byte("x"))
-		require.NoError(t, err)
-		_, err = io.ReadFull(conn, make([]byte, 1)) // a worker runs and has answered
-		require.NoError(t, err)
+		s.HoldConnection()
 	}
 
 	kids, err := proc.Children(server)

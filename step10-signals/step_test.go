@@ -92,13 +92,7 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	server, _ := s.Start()
 	const open = 3
 	for range open {
-		conn, err := net.Dial("unix", s.Socket)
-		require.NoError(t, err)
-		defer conn.Close()
-		_, err = conn.Write([]byte("x"))
-		require.NoError(t, err)
-		_, err = io.ReadFull(conn, make([]byte, 1)) // a worker runs and has answered
-		require.NoError(t, err)
+		s.HoldConnection()
 	}
 
 	kids, err := proc.Children(server)
@@ -614,13 +608,7 @@ func TestStartsAfterKill9(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	first, _ := s.Start()
-	conn, err := net.Dial("unix", s.Socket)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.Write([]byte("x"))
-	require.NoError(t, err)
-	_, err = io.ReadFull(conn, make([]byte, 1)) // its worker runs
-	require.NoError(t, err)
+	s.HoldConnection()
 
 	s.Signal(first, syscall.SIGKILL)
 	require.True(t, daemontest.WaitGone(first))

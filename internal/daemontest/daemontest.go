@@ -731,3 +731,19 @@ func ParseSyslog(raw string) (SyslogMessage, error) {
 	pid, _ := strconv.Atoi(m[4])
 	return SyslogMessage{Facility: pri / 8, Severity: pri % 8, Time: m[2], Tag: m[3], Pid: pid, Text: m[5]}, nil
 }
+
+// HoldConnection opens a connection to the server and exchanges one byte
+// over it, so that a worker is known to serve it, and leaves it open until
+// the test ends.
+func (s *Sandbox) HoldConnection() net.Conn {
+	s.t.Helper()
+	conn, err := net.Dial("unix", s.Socket)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { conn.Close() })
+	require.NoError(s.t, conn.SetDeadline(time.Now().Add(ioTimeout)))
+	_, err = conn.Write([]byte("x"))
+	require.NoError(s.t, err)
+	_, err = io.ReadFull(conn, make([]byte, 1))
+	require.NoError(s.t, err, "the echo of one byte")
+	return conn
+}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -182,17 +183,18 @@ type Lock struct {
 	Major  uint32 // the locked file's device
 	Minor  uint32
 	Inode  uint64 // and inode
+	Line   string // the line as /proc/locks shows it, for evidence
 }
 
 // Locks reads the held locks of /proc/locks, leaving out the "->" lines of
 // processes still waiting for one.
 func Locks() ([]Lock, error) {
-	b, err := os.ReadFile("/proc/locks")
+	text, err := readAtOnce("/proc/locks")
 	if err != nil {
 		return nil, err
 	}
 	var locks []Lock
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		// 1: FLOCK  ADVISORY  WRITE 12345 00:2b:67890 0 EOF
 		f := strings.Fields(line)
 		if len(f) < 6 || f[1] == "->" {
@@ -207,8 +209,37 @@ func Locks() ([]Lock, error) {
 	return locks, nil
 }
 
+// readAtOnce reads a /proc file in a single read(2). The kernel produces
+// such a file as it is read; split over several reads, as os.ReadFile does,
+// a list that changes in between (locks taken and released) can come out
+// with lines repeated or missing.
+func readAtOnce(path string) (string, error) {
+	for size := 64 << 10; ; size *= 4 {
+		text, full, err := readOnce(path, size)
+		if err != nil || !full {
+			return text, err
+		}
+	}
+}
+
+// readOnce makes one read(2) of up to size bytes from the start of the file
+// at path, and reports whether it filled the buffer.
+func readOnce(path string, size int) (text string, full bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	buf := make([]byte, size)
+	n, err := f.Read(buf) // one read(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return string(buf[:n]), n == size, nil
+}
+
 func parseLock(f []string) (Lock, error) {
-	l := Lock{Kind: f[1], Access: f[3]}
+	l := Lock{Kind: f[1], Access: f[3], Line: strings.Join(f, " ")}
 	var err error
 	if l.Pid, err = strconv.Atoi(f[4]); err != nil {
 		return l, err
