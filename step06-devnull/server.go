@@ -185,7 +185,8 @@ func runWorker() int {
 }
 
 // logError reports a failure of the running server. It writes to standard
-// error, which the server shares with the launcher.
+// error, which is /dev/null since recommendation 6: until step 11 sends
+// them to syslog, these messages are lost.
 func logError(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s: %s\n", progName, fmt.Sprintf(format, args...))
 }
