@@ -318,3 +318,19 @@ func TestServerSurvivesTerminalHangup(t *testing.T) {
 	s.RequireEcho()
 	require.True(t, daemontest.Alive(server), "the server outlives the hangup")
 }
+
+// BenchmarkConnection measures one connection from the client's side:
+// connect, send a line, read the echo, close. Each connection starts a
+// worker process, and the time goes mostly to that: fork, exec and the
+// start of the Go runtime.
+func BenchmarkConnection(b *testing.B) {
+	s := daemontest.New(b)
+	s.Start()
+	msg := []byte("hello\n")
+	for b.Loop() {
+		got, err := daemontest.Echo(s.Socket, msg)
+		if err != nil || !bytes.Equal(got, msg) {
+			b.Fatalf("echo: %q, %v", got, err)
+		}
+	}
+}

@@ -342,14 +342,41 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 	for _, arg := range s.Flags() {
 		rel = append(rel, strings.TrimPrefix(arg, s.Dir+"/"))
 	}
+	var names []string
+	for _, arg := range rel {
+		if !strings.HasPrefix(arg, "-") {
+			names = append(names, arg)
+			_, err := os.Lstat(filepath.Join("/", arg))
+			require.ErrorIs(t, err, fs.ErrNotExist, "/%s exists before the test", arg)
+		}
+	}
+	t.Cleanup(func() { // a server that fails this test leaves its files in /
+		for _, name := range names {
+			os.Remove(filepath.Join("/", name))
+		}
+	})
 	cmd := s.Command(rel...)
 	cmd.Dir = s.Dir
 	s.StartFrom(cmd)
 	s.RequireEcho()
-	for _, arg := range rel {
-		if !strings.HasPrefix(arg, "-") {
-			_, err := os.Lstat(filepath.Join("/", arg))
-			require.ErrorIs(t, err, fs.ErrNotExist, "the server created %s in / instead of in %s", arg, s.Dir)
+	for _, name := range names {
+		_, err := os.Lstat(filepath.Join("/", name))
+		require.ErrorIs(t, err, fs.ErrNotExist, "the server created %s in / instead of in %s", name, s.Dir)
+	}
+}
+
+// BenchmarkConnection measures one connection from the client's side:
+// connect, send a line, read the echo, close. Each connection starts a
+// worker process, and the time goes mostly to that: fork, exec and the
+// start of the Go runtime.
+func BenchmarkConnection(b *testing.B) {
+	s := daemontest.New(b)
+	s.Start()
+	msg := []byte("hello\n")
+	for b.Loop() {
+		got, err := daemontest.Echo(s.Socket, msg)
+		if err != nil || !bytes.Equal(got, msg) {
+			b.Fatalf("echo: %q, %v", got, err)
 		}
 	}
 }
