@@ -31,7 +31,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/pty"
 )
 
 // Time limits. They bound waits that normally end in milliseconds, so that a
@@ -129,7 +131,7 @@ func HasFlag(name string) bool { return flags[name] }
 
 // Sandbox is one test's own directory, socket, pid file and logs.
 type Sandbox struct {
-	t       *testing.T
+	t       testing.TB
 	Dir     string // a short temporary directory
 	Socket  string // Dir/s.sock
 	PidFile string // Dir/pid
@@ -143,7 +145,7 @@ type Sandbox struct {
 // The directory comes from os.MkdirTemp("", ...) rather than t.TempDir,
 // whose name holds the test's name and would make socket paths longer than
 // the 107 bytes a Unix socket address holds.
-func New(t *testing.T) *Sandbox {
+func New(t testing.TB) *Sandbox {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ds")
 	require.NoError(t, err)
@@ -289,26 +291,7 @@ func (s *Sandbox) ServerPid() int {
 // PeerPid returns the pid of the process that listens on the Unix socket at
 // path. The kernel records the credentials of the process that called
 // listen(), and a client reads them with SO_PEERCRED.
-func PeerPid(path string) (int, error) {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Ucred
-	var credErr error
-	err = raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	})
-	if err = errors.Join(err, credErr); err != nil {
-		return 0, fmt.Errorf("SO_PEERCRED on %s: %w", path, err)
-	}
-	return int(cred.Pid), nil
-}
+func PeerPid(path string) (int, error) { return peercred.ListenerPid(path) }
 
 // Echo sends data to the server at socket on a connection of its own,
 // closes its writing side, and returns all that comes back until the
@@ -509,27 +492,12 @@ type Terminal struct {
 // What programs write to it is read and dropped, so they never block.
 func (s *Sandbox) OpenTerminal() *Terminal {
 	s.t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	p, err := pty.Open()
 	require.NoError(s.t, err)
-	s.t.Cleanup(func() { master.Close() })
-	raw, err := master.SyscallConn()
-	require.NoError(s.t, err)
-	var n int
-	var ioctlErr error
-	err = raw.Control(func(fd uintptr) {
-		// unlockpt(3) and ptsname(3), as ioctls.
-		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
-			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
-		}
-	})
-	require.NoError(s.t, errors.Join(err, ioctlErr))
-	name := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
-	require.NoError(s.t, err)
-	s.t.Cleanup(func() { slave.Close() })
-	go io.Copy(io.Discard, master)
-	s.t.Logf("opened pseudo-terminal %s", name)
-	return &Terminal{Master: master, Slave: slave, Name: name}
+	s.t.Cleanup(func() { p.Close() })
+	go io.Copy(io.Discard, p.Master)
+	s.t.Logf("opened pseudo-terminal %s", p.Name)
+	return &Terminal{Master: p.Master, Slave: p.Slave, Name: p.Name}
 }
 
 // Control makes cmd the controlling process of the terminal, as a login
@@ -650,7 +618,7 @@ func connectHelper(path string) int {
 // Syslog stands in for the syslog daemon: a datagram socket bound at the
 // sandbox's -syslog path, whose messages a goroutine collects.
 type Syslog struct {
-	t    *testing.T
+	t    testing.TB
 	conn *net.UnixConn
 	mu   sync.Mutex
 	raw  []string

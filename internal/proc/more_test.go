@@ -1,0 +1,83 @@
+package proc
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// Test that tty_nr device numbers are named as ps names them.
+func TestTtyNameDecodesDeviceNumbers(t *testing.T) {
+	for nr, name := range map[int]string{
+		0:                                   "",
+		136<<8 | 3:                          "pts/3",
+		137<<8 | 4:                          "pts/260",
+		136<<8 | 300&0xff | (300&^0xff)<<12: "pts/300",
+		4<<8 | 1:                            "tty1",
+		4<<8 | 64:                           "ttyS0",
+		5<<8 | 1:                            "console",
+		7<<8 | 2:                            "7:2",
+	} {
+		require.Equal(t, name, TtyName(nr), "tty_nr %d", nr)
+	}
+}
+
+// Test that Cmdline and Environ read what the process was started with.
+func TestCmdlineAndEnvironOfSelf(t *testing.T) {
+	args, err := Cmdline(os.Getpid())
+	require.NoError(t, err)
+	require.Equal(t, os.Args, args)
+	env, err := Environ(os.Getpid())
+	require.NoError(t, err)
+	require.NotEmpty(t, env)
+	for _, kv := range env {
+		require.Contains(t, kv, "=")
+	}
+}
+
+// Test that Umask reads the process's umask.
+func TestUmaskOfSelf(t *testing.T) {
+	old := unix.Umask(0o027)
+	defer unix.Umask(old)
+	mask, err := Umask(os.Getpid())
+	require.NoError(t, err)
+	require.Equal(t, 0o027, mask)
+	_, err = ParseUmask(map[string]string{})
+	require.ErrorContains(t, err, "no Umask line")
+}
+
+// Test that StatLine is what ReadStat parses.
+func TestStatLineParsesAsReadStat(t *testing.T) {
+	line, err := StatLine(os.Getpid())
+	require.NoError(t, err)
+	require.False(t, strings.HasSuffix(line, "\n"))
+	st, err := ParseStat(line)
+	require.NoError(t, err)
+	require.Equal(t, os.Getpid(), st.Pid)
+	require.Equal(t, os.Getppid(), st.PPid)
+}
+
+// Test that a lock taken by the test shows in Locks, with its line.
+func TestLocksShowsOwnFlock(t *testing.T) {
+	f, err := os.CreateTemp("", "lock")
+	require.NoError(t, err)
+	defer os.Remove(f.Name())
+	defer f.Close()
+	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &st))
+	locks, err := Locks()
+	require.NoError(t, err)
+	for _, l := range locks {
+		if l.Inode == st.Ino && l.Major == unix.Major(st.Dev) && l.Minor == unix.Minor(st.Dev) {
+			require.Equal(t, "FLOCK", l.Kind)
+			require.Equal(t, os.Getpid(), l.Pid)
+			require.Contains(t, l.Line, "FLOCK")
+			return
+		}
+	}
+	t.Fatalf("no lock on inode %d in /proc/locks", st.Ino)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+// renderStep prints one step in depth: how the tour launched it, its
+// processes, and every property with its evidence.
+func renderStep(w io.Writer, r *Report, row Row, st style) {
+	p := Properties[min(row.Step.N, len(Properties))-1]
+	fmt.Fprintf(w, "%s (%s)\n", st.paint(fmt.Sprintf("Step %02d, %s", row.Step.N, row.Title()), sgrBold), row.Step.Name)
+	if row.Step.N <= len(Properties) {
+		fmt.Fprintf(w, "From this step on, %s.\n", p.Claim)
+	}
+	if row.Err != nil {
+		fmt.Fprintf(w, "\n%s\n", st.paint("✗ could not tour it: "+row.Err.Error(), sgrRed))
+		return
+	}
+	l := row.Launch
+	fmt.Fprintln(w)
+	renderLaunch(w, l, st)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, once %d connections had been opened and closed and one more held open", opened), sgrBold))
+	fmt.Fprintf(w, "  The tour (pid %d) is a child subreaper: the server, orphaned by its launcher, became its child.\n", r.Tour)
+	for _, line := range drawTree(l, row.Snap.Stat) {
+		fmt.Fprintln(w, "  "+line)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.paint(fmt.Sprintf("The twelve properties of the server, pid %d ([%d] is this step's)", l.Server, row.Step.N), sgrBold))
+	renderChecklist(w, row.Cells, row.Step.N, st)
+	for _, p := range l.Problems {
+		fmt.Fprintln(w, st.paint("problem: "+p, sgrCyan))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.paint("Try it by hand", sgrBold))
+	fmt.Fprintln(w, "  The tour has stopped every process above. To start this step yourself:")
+	fmt.Fprintf(w, "  $ go build -o /tmp/echod ./%s && /tmp/echod %s\n", row.Step.Name, handFlags(l))
+	fmt.Fprintln(w, "  $ ps -o pid,ppid,pgid,sid,tty,stat,cmd -C echod")
+}
+
+// renderLaunch tells how the tour started the step and what it said.
+func renderLaunch(w io.Writer, l *Launch, st style) {
+	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
+	fmt.Fprintf(w, "  From a shell (pid %d) that leads a session of its own and controls the terminal %s,\n", l.Shell, l.Terminal)
+	fmt.Fprintf(w, "  in the directory %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), leakedFd)
+	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.Args, l.Dir), " "), leakedFd)
+	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
+		if line != "" {
+			fmt.Fprintln(w, "  "+line)
+		}
+	}
+	fmt.Fprintf(w, "  The launcher (pid %d) returned with status %d. The server is pid %d.\n", l.Launcher, l.Status, l.Server)
+}
+
+// relative shortens the sandbox's paths in args for reading.
+func relative(args []string, dir string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.TrimPrefix(a, dir+"/")
+	}
+	return out
+}
+
+// handFlags are flags for trying the step by hand, outside any sandbox.
+func handFlags(l *Launch) string {
+	var flags []string
+	for _, f := range []struct{ name, value string }{
+		{"socket", "/tmp/echod.sock"}, {"pidfile", "/tmp/echod.pid"}, {"log", "/tmp/echod.log"},
+	} {
+		if l.Flags[f.name] {
+			flags = append(flags, "-"+f.name+" "+f.value)
+		}
+	}
+	return strings.Join(flags, " ")
+}
+
+// renderChecklist prints each property with its mark, what it observed,
+// the evidence and the command to see it by hand. Property highlight, if
+// any, is in brackets.
+func renderChecklist(w io.Writer, cells [len(Properties)]Cell, highlight int, st style) {
+	for k, c := range cells {
+		p := Properties[k]
+		num := fmt.Sprintf(" %2d ", p.N)
+		if p.N == highlight {
+			num = fmt.Sprintf("[%2d]", p.N)
+		}
+		fmt.Fprintf(w, "%s %s %s %s\n", st.paint(num, sgrBold), pad(p.Column, 9), st.mark(c.Mark), st.paint(c.Value, sgrBold))
+		fmt.Fprintf(w, "       %s\n", st.paint(p.Claim, sgrDim))
+		if c.Mark == NotShown && c.Why != c.Value {
+			fmt.Fprintf(w, "       not shown: %s\n", c.Why)
+		}
+		for _, e := range c.Evidence {
+			fmt.Fprintf(w, "       %s\n", e)
+		}
+		fmt.Fprintf(w, "       %s\n", st.paint("$ "+c.Command, sgrCyan))
+	}
+}
+
+// renderPid prints the checklist of a process the tour did not launch.
+func renderPid(w io.Writer, s *Subject, cells [len(Properties)]Cell, st style) {
+	snap := &s.Snap
+	fmt.Fprintf(w, "%s: %s\n", st.paint(fmt.Sprintf("pid %d (%s)", snap.Pid, snap.Stat.Comm), sgrBold), snap.Command())
+	if snap.StatErr == nil {
+		fmt.Fprintln(w, idsEvidence(snap.Stat)+fmt.Sprintf(", state %c", snap.Stat.State))
+	}
+	fmt.Fprintln(w)
+	renderChecklist(w, cells, 0, st)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, summarize(cells))
+}
+
+// summarize counts which recommendations a process follows.
+func summarize(cells [len(Properties)]Cell) string {
+	var yes, no, unknown []string
+	for k, c := range cells {
+		n := fmt.Sprint(k + 1)
+		switch c.Mark {
+		case Holds:
+			yes = append(yes, n)
+		case Fails:
+			no = append(no, n)
+		default:
+			unknown = append(unknown, n)
+		}
+	}
+	list := func(ns []string) string {
+		if len(ns) == 0 {
+			return "none"
+		}
+		return strings.Join(ns, " ")
+	}
+	return fmt.Sprintf("Follows %d of the %d recommendations (%s); not %s; not shown: %s.",
+		len(yes), len(cells), list(yes), list(no), list(unknown))
+}

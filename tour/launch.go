@@ -1,0 +1,733 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/peercred"
+	"daemon-steps/internal/proc"
+	"daemon-steps/internal/pty"
+	"daemon-steps/internal/steps"
+)
+
+// Time limits. They bound waits that normally end in milliseconds, so that
+// a broken step costs the tour seconds rather than hanging it.
+const (
+	// launchTimeout is how long a launcher may take to return (the SPEC's
+	// "returns to the shell within 2 s").
+	launchTimeout = 2 * time.Second
+	// shellStart is what the shell around the launcher may add to that.
+	shellStart = time.Second
+	// settle bounds waiting for what the kernel or the server does on its
+	// own: a worker's exit, a zombie reaped, a signal handled.
+	settle = 2 * time.Second
+	// ioTimeout bounds one echo exchange.
+	ioTimeout = 5 * time.Second
+	// cleanupTimeout bounds killing and reaping what a step leaves.
+	cleanupTimeout = 5 * time.Second
+	// poll is how often a wait looks again.
+	poll = 5 * time.Millisecond
+)
+
+// leakedFd is the descriptor at which the shell hands the launcher an open
+// file without close-on-exec, as "9<file" would.
+const leakedFd = 9
+
+// opened is how many connections the tour opens and closes to each server:
+// the first finds the server (SO_PEERCRED), the others echo a line. Each
+// leaves a zombie in the steps before 12.
+const opened = 3
+
+// shellScript is run by /bin/sh as the controlling process of the
+// terminal, with the program as $0 and its flags as $@. An inner shell
+// writes its pid, which is the launcher's once it execs the program, and
+// the outer one the launcher's exit status, on descriptor 3, a pipe to the
+// tour; neither reaches the program. Then the shell stays, as an
+// interactive one would, holding the terminal: the servers of steps 01
+// and 02, which keep it, are not hung up until the tour says so.
+const shellScript = `umask 000
+/bin/sh -c 'echo "launcher $$" >&3; exec "$0" "$@" 3>&-' "$0" "$@"
+echo "status $?" >&3
+exec sleep 3600 3>&- 9>&-`
+
+// Launch is what the tour did to one step's program and what it saw.
+type Launch struct {
+	Step   steps.Step
+	Binary string
+	Flags  map[string]bool // the flags the program has
+	Args   []string        // the flags the tour gave it
+
+	// The sandbox: a short temporary directory of its own.
+	Dir          string
+	Socket       string
+	PidFile      string
+	Log          string
+	SyslogSocket string // bound by the tour, which reads what comes
+	Leaked       string // the file left open to the launcher as descriptor 9
+
+	Tour     int    // the tour's pid: a child subreaper
+	Terminal string // the pseudo-terminal the shell ran on
+	Shell    int    // the shell: session leader, controlling process
+	Launcher int    // the launcher's pid; it has gone by the time of the snapshot
+	Status   int    // the launcher's exit status
+	Output   string // what the terminal showed
+	Server   int
+
+	// What the tour saw once the connections were made.
+	WorkersSettled bool        // the workers of the closed connections had all exited
+	Tree           []proc.Stat // every process of the sandbox
+	PidFileText    string
+	PidFileErr     error
+	PidFileID      *fileID
+	SocketMode     fs.FileMode
+	SocketErr      error
+
+	// What the tour did afterwards, and how it went.
+	SecondCopy  *SecondCopy // nil if the program has no -pidfile
+	Hangup      *Hangup
+	Term        *Term  // nil if the server had gone before
+	TermSkipped string // why Term is nil
+
+	Problems []string // what went wrong that no property covers
+
+	syslog *syslogSink
+}
+
+// SyslogMessages returns the datagrams that came to the -syslog socket.
+func (l *Launch) SyslogMessages() []string {
+	if l.syslog == nil {
+		return nil
+	}
+	return l.syslog.messages()
+}
+
+func (l *Launch) problem(format string, args ...any) {
+	l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
+}
+
+// SecondCopy is how a second start with the same flags went.
+type SecondCopy struct {
+	Code          int
+	Stderr        string
+	TimedOut      bool
+	ListenerAfter int // who listens on the socket afterwards
+	ListenerErr   error
+	first         int
+}
+
+// Refused reports whether the second copy gave up and left the first alone.
+func (c *SecondCopy) Refused() bool {
+	return !c.TimedOut && c.Code != 0 && c.ListenerErr == nil && c.ListenerAfter == c.first
+}
+
+func (c *SecondCopy) String() string {
+	if c.TimedOut {
+		return fmt.Sprintf("a second start with the same flags did not return within %v", launchTimeout)
+	}
+	s := fmt.Sprintf("a second start with the same flags exited with status %d", c.Code)
+	if c.Stderr != "" {
+		s += fmt.Sprintf(", saying %q", c.Stderr)
+	}
+	switch {
+	case c.ListenerErr != nil:
+		return s + fmt.Sprintf("; then nobody answered on the socket (%v)", c.ListenerErr)
+	case c.ListenerAfter == c.first:
+		return s + fmt.Sprintf("; server %d still listens", c.first)
+	}
+	return s + fmt.Sprintf("; server %d took the socket from %d", c.ListenerAfter, c.first)
+}
+
+// Hangup is what became of the server when the terminal hung up and its
+// controlling process, the shell, exited.
+type Hangup struct {
+	Terminal string
+	Survived bool
+	End      string // how the server ended, if it did
+}
+
+func (h *Hangup) String() string {
+	s := fmt.Sprintf("hung up %s (closed its master side): the shell, its controlling process, exited", h.Terminal)
+	if h.Survived {
+		return s + "; the server still echoed"
+	}
+	return s + "; the server " + h.End
+}
+
+// Term is how the server ended on SIGTERM.
+type Term struct {
+	End         string // "exited with status 0", "was killed by SIGTERM"
+	Code        int    // the exit status; -1 if it did not exit by itself
+	SocketLeft  bool
+	PidFileLeft bool
+}
+
+// Clean reports whether the server exited with status 0 and removed its
+// socket and pid file.
+func (t *Term) Clean() bool { return t.Code == 0 && !t.SocketLeft && !t.PidFileLeft }
+
+func (t *Term) String() string {
+	s := "kill -TERM: it " + t.End
+	var left []string
+	if t.SocketLeft {
+		left = append(left, "its socket")
+	}
+	if t.PidFileLeft {
+		left = append(left, "its pid file")
+	}
+	if len(left) > 0 {
+		return s + " and left " + strings.Join(left, " and ") + " behind"
+	}
+	return s + " and removed what it had made"
+}
+
+// sandbox holds what the tour keeps open while it tours one step.
+type sandbox struct {
+	*Launch
+	marker     string // in the environment of every process it launches
+	term       *pty.Pair
+	output     *limitedBuffer
+	outputDone chan struct{}
+	shellDone  chan struct{}
+	held       net.Conn
+	stopOnce   sync.Once
+	stopErr    error
+}
+
+// newSandbox prepares dir, which holds the step's binary, for a launch: it
+// asks the program for its flags and binds the -syslog socket.
+func newSandbox(ctx context.Context, step steps.Step, dir, binary string) (*sandbox, error) {
+	l := &Launch{
+		Step:         step,
+		Binary:       binary,
+		Dir:          dir,
+		Socket:       filepath.Join(dir, "s.sock"),
+		PidFile:      filepath.Join(dir, "pid"),
+		Log:          filepath.Join(dir, "log"),
+		SyslogSocket: filepath.Join(dir, "syslog.sock"),
+		Leaked:       filepath.Join(dir, "leaked"),
+		Tour:         os.Getpid(),
+	}
+	sb := &sandbox{Launch: l, marker: markerEnv + "=" + dir}
+	var err error
+	if l.Flags, err = programFlags(ctx, binary, sb.marker); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct{ name, value string }{
+		{"socket", l.Socket}, {"pidfile", l.PidFile}, {"syslog", l.SyslogSocket}, {"log", l.Log},
+	} {
+		if l.Flags[f.name] {
+			l.Args = append(l.Args, "-"+f.name, f.value)
+		}
+	}
+	if l.Flags["syslog"] {
+		if l.syslog, err = listenSyslog(l.SyslogSocket); err != nil {
+			return nil, err
+		}
+	}
+	return sb, nil
+}
+
+// programFlags asks the program for its usage message and returns the
+// names of the flags it lists ("  -socket path"), so that the tour passes
+// only flags the program has.
+func programFlags(ctx context.Context, binary, marker string) (map[string]bool, error) {
+	cmd := exec.CommandContext(ctx, binary, "-h")
+	cmd.Env = append(os.Environ(), marker)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := children.start(cmd); err != nil {
+		return nil, fmt.Errorf("%s -h: %w", binary, err)
+	}
+	children.wait(cmd) // -h may exit 0 or 2: the usage is what counts
+	names := make(map[string]bool)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(rest)) > 0 {
+			names[strings.Fields(rest)[0]] = true
+		}
+	}
+	if !names["socket"] {
+		return nil, fmt.Errorf("%s -h lists no -socket flag: %q", binary, firstLine(out.String()))
+	}
+	return names, nil
+}
+
+// start launches the program from a shell that controls a new
+// pseudo-terminal, under umask 000, with a file open as descriptor 9, and
+// finds the server once the launcher has returned.
+func (sb *sandbox) start(ctx context.Context) error {
+	var err error
+	if sb.term, err = pty.Open(); err != nil {
+		return err
+	}
+	sb.Terminal = sb.term.Name
+	sb.output = &limitedBuffer{limit: 8 << 10}
+	sb.outputDone = make(chan struct{})
+	go func() {
+		io.Copy(sb.output, sb.term.Master) // until the tour closes it
+		close(sb.outputDone)
+	}()
+	leaked, err := os.Create(sb.Leaked)
+	if err != nil {
+		return err
+	}
+	defer leaked.Close()
+	report, reportW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("pipe: %w", err)
+	}
+	defer report.Close()
+
+	cmd := exec.Command("/bin/sh", append([]string{"-c", shellScript, sb.Binary}, sb.Args...)...)
+	cmd.Dir = sb.Dir
+	cmd.Env = append(os.Environ(), sb.marker)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = sb.term.Slave, sb.term.Slave, sb.term.Slave
+	// A session of its own, with the terminal as its controlling terminal:
+	// what a login shell or a terminal window's shell has.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.ExtraFiles = make([]*os.File, leakedFd-2) // ExtraFiles[i] becomes descriptor 3+i
+	cmd.ExtraFiles[0] = reportW
+	cmd.ExtraFiles[leakedFd-3] = leaked
+	err = children.start(cmd)
+	reportW.Close()
+	sb.term.Slave.Close() // the shell has its own; the tour keeps only the master
+	if err != nil {
+		return fmt.Errorf("start /bin/sh: %w", err)
+	}
+	sb.Shell = cmd.Process.Pid
+	sb.shellDone = make(chan struct{})
+	go func() {
+		children.wait(cmd)
+		close(sb.shellDone)
+	}()
+
+	if sb.Launcher, sb.Status, err = readReport(ctx, report); err != nil {
+		return err
+	}
+	if sb.Status != 0 {
+		return fmt.Errorf("the launcher exited with status %d: %s", sb.Status, sb.lastOutputLine())
+	}
+	if sb.Server, err = peercred.ListenerPid(sb.Socket); err != nil {
+		return fmt.Errorf("find the server: %w", err)
+	}
+	return nil
+}
+
+// readReport reads what the shell writes on descriptor 3: "launcher PID",
+// then "status N" once the launcher has returned.
+func readReport(ctx context.Context, r *os.File) (launcher, status int, err error) {
+	r.SetReadDeadline(time.Now().Add(launchTimeout + shellStart))
+	defer context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })()
+	lines := bufio.NewReader(r)
+	status = -1
+	for status < 0 {
+		line, err := lines.ReadString('\n')
+		switch {
+		case ctx.Err() != nil:
+			return 0, 0, ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded) && launcher != 0:
+			return 0, 0, fmt.Errorf("the launcher did not return within %v", launchTimeout)
+		case err != nil:
+			return 0, 0, fmt.Errorf("the shell did not run the launcher: %w", err)
+		}
+		name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		n, convErr := strconv.Atoi(value)
+		if convErr != nil {
+			return 0, 0, fmt.Errorf("the shell reported %q", line)
+		}
+		switch name {
+		case "launcher":
+			launcher = n
+		case "status":
+			status = n
+		}
+	}
+	return launcher, status, nil
+}
+
+// lastOutputLine returns the last line the terminal showed, where the
+// launcher writes why it failed. Its output may still be on its way to
+// the master side, so this waits a moment for one.
+func (sb *sandbox) lastOutputLine() string {
+	waitUntil(context.Background(), 100*time.Millisecond, func() bool { return sb.output.String() != "" })
+	lines := strings.Split(strings.TrimSpace(sb.output.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// exercise makes connections: opened in all, each closed, and one more
+// held open, so that the snapshot shows a live worker and, before step
+// 12, a zombie for each finished one.
+func (sb *sandbox) exercise(ctx context.Context) {
+	for i := 1; i < opened; i++ {
+		if err := echo(sb.Socket); err != nil {
+			sb.problem("echo: %v", err)
+		}
+	}
+	var err error
+	if sb.held, err = holdConnection(sb.Socket); err != nil {
+		sb.problem("hold a connection open: %v", err)
+	}
+	live := 0
+	if sb.held != nil {
+		live = 1
+	}
+	// The workers of the closed connections are done once none but the
+	// held one runs: each is then a zombie, or reaped.
+	sb.WorkersSettled = waitUntil(ctx, settle, func() bool {
+		kids, _ := proc.Children(sb.Server)
+		zombies, running := 0, 0
+		for _, k := range kids {
+			if k.State == 'Z' {
+				zombies++
+			} else {
+				running++
+			}
+		}
+		return running == live && (zombies == 0 || zombies == opened)
+	})
+}
+
+// observe reads /proc for the server and the files of the sandbox.
+func (sb *sandbox) observe() (Snapshot, error) {
+	snap, err := TakeSnapshot(sb.Server)
+	if err != nil {
+		return snap, fmt.Errorf("the server has gone: %w", err)
+	}
+	procs := marked(sb.marker + "\x00")
+	for _, st := range procs {
+		sb.Tree = append(sb.Tree, st)
+	}
+	sort.Slice(sb.Tree, func(i, j int) bool { return sb.Tree[i].Pid < sb.Tree[j].Pid })
+	if sb.Flags["pidfile"] {
+		b, err := os.ReadFile(sb.PidFile)
+		sb.PidFileText, sb.PidFileErr = string(b), err
+		if id, err := statID(sb.PidFile); err == nil {
+			sb.PidFileID = &id
+		}
+	}
+	if fi, err := os.Lstat(sb.Socket); err == nil {
+		sb.SocketMode = fi.Mode()
+	} else {
+		sb.SocketErr = err
+	}
+	return snap, nil
+}
+
+// act does what /proc alone cannot show: it starts a second copy (from
+// step 07, when there is a lock to refuse it), hangs up the terminal, and
+// asks the server to stop.
+func (sb *sandbox) act(ctx context.Context) {
+	if sb.held != nil {
+		sb.held.Close()
+	}
+	if sb.Flags["pidfile"] && ctx.Err() == nil {
+		sb.SecondCopy = sb.startSecondCopy(ctx)
+	}
+	if ctx.Err() == nil {
+		sb.Hangup = sb.hangUp(ctx)
+	}
+	if ctx.Err() == nil {
+		sb.terminate(ctx)
+	}
+}
+
+// startSecondCopy starts the program again with the same flags, and sees
+// who listens on the socket afterwards.
+func (sb *sandbox) startSecondCopy(ctx context.Context) *SecondCopy {
+	c := &SecondCopy{first: sb.Server}
+	cmd := exec.Command(sb.Binary, sb.Args...)
+	cmd.Dir = sb.Dir
+	cmd.Env = append(os.Environ(), sb.marker)
+	var stderr limitedBuffer
+	stderr.limit = 4 << 10
+	cmd.Stderr = &stderr // the launcher's alone: from step 06 its server holds /dev/null
+	if err := children.start(cmd); err != nil {
+		sb.problem("second copy: %v", err)
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		children.wait(cmd)
+		close(done)
+	}()
+	select {
+	case <-done:
+		c.Code = cmd.ProcessState.ExitCode()
+	case <-time.After(launchTimeout):
+		c.TimedOut = true
+	case <-ctx.Done():
+	}
+	if !c.TimedOut && ctx.Err() == nil {
+		c.Stderr = strings.TrimSpace(stderr.String())
+		c.ListenerAfter, c.ListenerErr = peercred.ListenerPid(sb.Socket)
+		return c
+	}
+	cmd.Process.Kill()
+	<-done
+	return c
+}
+
+// hangUp closes the terminal's master side: the kernel hangs the terminal
+// up and signals the shell, its controlling process, which exits; as it
+// exits, the kernel hangs up its foreground process group. A server still
+// in that group (steps 01 and 02) dies of SIGHUP.
+func (sb *sandbox) hangUp(ctx context.Context) *Hangup {
+	h := &Hangup{Terminal: sb.Terminal}
+	sb.term.Master.Close()
+	select {
+	case <-sb.shellDone:
+	case <-time.After(settle):
+		sb.problem("the shell did not exit within %v of the hangup", settle)
+	case <-ctx.Done():
+		return h
+	}
+	// The SIGHUP, if any, was sent before the shell's exit was reported:
+	// a server that still echoes survived it.
+	if echo(sb.Socket) == nil {
+		h.Survived = true
+		return h
+	}
+	h.End = sb.awaitServerEnd(ctx)
+	return h
+}
+
+// terminate sends SIGTERM to the server and waits for it to end.
+func (sb *sandbox) terminate(ctx context.Context) {
+	if st, err := proc.ReadStat(sb.Server); err != nil || st.State == 'Z' {
+		sb.TermSkipped = "it had already ended"
+		if sb.Hangup != nil && !sb.Hangup.Survived {
+			sb.TermSkipped = "the hangup had ended it"
+		}
+		return
+	}
+	if err := unix.Kill(sb.Server, unix.SIGTERM); err != nil {
+		sb.TermSkipped = err.Error()
+		return
+	}
+	t := &Term{Code: -1}
+	t.End = sb.awaitServerEnd(ctx)
+	if strings.HasPrefix(t.End, "exited with status ") {
+		t.Code, _ = strconv.Atoi(strings.TrimPrefix(t.End, "exited with status "))
+	}
+	t.SocketLeft = exists(sb.Socket)
+	t.PidFileLeft = sb.Flags["pidfile"] && exists(sb.PidFile)
+	sb.Term = t
+}
+
+// awaitServerEnd waits for the server, a child of the tour since its
+// launcher left, to end, reaps it, and says how it ended.
+func (sb *sandbox) awaitServerEnd(ctx context.Context) string {
+	var ws unix.WaitStatus
+	var reaped bool
+	ended := waitUntil(ctx, settle, func() bool {
+		ws, reaped = children.reap(sb.Server)
+		return reaped || !exists(fmt.Sprintf("/proc/%d", sb.Server))
+	})
+	switch {
+	case !ended:
+		return fmt.Sprintf("was still running %v later", settle)
+	case !reaped:
+		return "ended (its exit status went to another parent)"
+	case ws.Signaled():
+		return "was killed by " + unix.SignalName(ws.Signal())
+	}
+	return fmt.Sprintf("exited with status %d", ws.ExitStatus())
+}
+
+// stop kills and reaps every process of the sandbox, and closes what the
+// tour held open. It is safe to call more than once.
+func (sb *sandbox) stop() error {
+	sb.stopOnce.Do(func() {
+		if sb.held != nil {
+			sb.held.Close()
+		}
+		if sb.term != nil {
+			sb.term.Master.Close()
+			sb.term.Slave.Close()
+			<-sb.outputDone
+			sb.Output = strings.ReplaceAll(sb.output.String(), "\r\n", "\n")
+		}
+		sb.stopErr = killMarked(sb.marker+"\x00", cleanupTimeout)
+		if sb.shellDone != nil {
+			<-sb.shellDone
+		}
+		if sb.syslog != nil {
+			sb.syslog.close()
+		}
+	})
+	return sb.stopErr
+}
+
+// echo sends a line on a connection of its own, closes its writing side,
+// and requires the same line back before the server closes.
+func echo(socket string) error {
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
+	}
+	const line = "hello from the tour\n"
+	if _, err := io.WriteString(conn, line); err != nil {
+		return err
+	}
+	if err := conn.(*net.UnixConn).CloseWrite(); err != nil {
+		return err
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		return err
+	}
+	if string(got) != line {
+		return fmt.Errorf("sent %q, got %q back", line, got)
+	}
+	return nil
+}
+
+// holdConnection opens a connection and waits for its worker to answer,
+// so that the worker runs while the tour looks.
+func holdConnection(socket string) (net.Conn, error) {
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := conn.Write([]byte("x")); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// waitUntil polls cond until it holds, timeout passes or ctx ends, and
+// reports whether it held.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(poll)
+	}
+	return true
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// limitedBuffer keeps the first limit bytes written to it, safely for a
+// writer and a reader in different goroutines.
+type limitedBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.limit - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// syslogSink is the datagram socket the tour binds for a step's -syslog,
+// standing in for the syslog daemon at /dev/log.
+type syslogSink struct {
+	conn *net.UnixConn
+	mu   sync.Mutex
+	msgs []string
+	done chan struct{}
+}
+
+func listenSyslog(path string) (*syslogSink, error) {
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return nil, fmt.Errorf("bind the -syslog socket: %w", err)
+	}
+	s := &syslogSink{conn: conn, done: make(chan struct{})}
+	go s.receive()
+	return s, nil
+}
+
+func (s *syslogSink) receive() {
+	defer close(s.done)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.add(string(buf[:n]))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *syslogSink) add(msg string) {
+	s.mu.Lock()
+	s.msgs = append(s.msgs, strings.TrimRight(msg, "\n\x00"))
+	s.mu.Unlock()
+}
+
+// close stops receiving, keeps what is still queued (the server's goodbye
+// may have just arrived), and closes the socket.
+func (s *syslogSink) close() {
+	s.conn.SetReadDeadline(time.Now())
+	<-s.done
+	if raw, err := s.conn.SyscallConn(); err == nil {
+		buf := make([]byte, 64<<10)
+		raw.Control(func(fd uintptr) {
+			for {
+				n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+				if err != nil || n <= 0 {
+					return
+				}
+				s.add(string(buf[:n]))
+			}
+		})
+	}
+	s.conn.Close()
+}
+
+func (s *syslogSink) messages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.msgs...)
+}

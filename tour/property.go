@@ -1,0 +1,632 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/proc"
+)
+
+// Mark says whether a property holds of a process.
+type Mark int
+
+const (
+	// NotShown: the tour could not tell, and Cell.Why says why. It is never
+	// a guess in disguise: "needs a launch" is one.
+	NotShown Mark = iota
+	Holds
+	Fails
+)
+
+// Cell is what the tour found out about one property of one process.
+type Cell struct {
+	Value    string   // what it observed, short: "ppid 1", "tty pts/3", "umask 0027"
+	Mark     Mark     // whether the property holds
+	Why      string   // why it is NotShown
+	Evidence []string // the /proc lines it read, and the outcomes of what it did
+	Command  string   // the shell command that shows it by hand
+}
+
+// Property is one of the twelve recommendations, as a check on a process.
+type Property struct {
+	N       int    // the step that makes it true: column N of the table
+	Column  string // the table's heading
+	Claim   string // what holds of a daemon that follows it
+	Command string // how to see it by hand; {pid} is the pid
+	check   func(*Subject) Cell
+}
+
+// Properties are the SPEC's twelve, in the order of the steps.
+var Properties = [...]Property{
+	{1, "parent", "its parent is not the launcher: the launcher returned and init or a subreaper adopted it",
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkParent},
+	{2, "fd 9", "it holds no descriptor that the launching shell left open",
+		"ls -l /proc/{pid}/fd", checkInheritedFd},
+	{3, "terminal", "it has no controlling terminal, in a session other than the launcher's",
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkTerminal},
+	{4, "cwd", "it works in /",
+		"ls -l /proc/{pid}/cwd", checkCwd},
+	{5, "group", "it leads a process group of its own but not its session",
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkGroup},
+	{6, "0/1/2", "its standard input, output and error are /dev/null (error may be its log)",
+		"ls -l /proc/{pid}/fd/0 /proc/{pid}/fd/1 /proc/{pid}/fd/2", checkStdFiles},
+	{7, "lock", "it holds a lock on its pid file, so a second copy refuses to start",
+		"cat /proc/locks", checkLock},
+	{8, "pid file", "its pid file holds its pid",
+		"cat PIDFILE", checkPidFile},
+	{9, "umask", "its umask takes write from group and everything from others (027)",
+		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkUmask},
+	{10, "signals", "it ignores SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE; SIGTERM ends it cleanly",
+		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkSignals},
+	{11, "syslog", "it reports to syslog, facility daemon, tagged NAME[PID]",
+		"socat -u UNIX-RECV:/tmp/log.sock - & echod -syslog /tmp/log.sock", checkSyslog},
+	{12, "zombies", "it leaves no zombie child",
+		"ps -o pid,ppid,stat,cmd --ppid {pid}", checkZombies},
+}
+
+// Subject is a process to check: what /proc showed of it and, when the tour
+// launched it, what the launch showed.
+type Subject struct {
+	Snap   Snapshot
+	Launch *Launch // nil for a process the tour did not start (-pid)
+}
+
+// Check evaluates every property of s.
+func Check(s *Subject) [len(Properties)]Cell {
+	var cells [len(Properties)]Cell
+	for i, p := range Properties {
+		c := p.check(s)
+		if c.Command == "" {
+			c.Command = strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
+		}
+		cells[i] = c
+	}
+	return cells
+}
+
+// The reasons a cell is not shown.
+const (
+	whyNeedsLaunch = "needs a launch"
+	whyNoUmask     = "no Umask line in /proc/PID/status (Linux before 4.7)"
+)
+
+func holds(value string, evidence ...string) Cell {
+	return Cell{Value: value, Mark: Holds, Evidence: evidence}
+}
+
+func fails(value string, evidence ...string) Cell {
+	return Cell{Value: value, Mark: Fails, Evidence: evidence}
+}
+
+func markIf(ok bool, value string, evidence ...string) Cell {
+	if ok {
+		return holds(value, evidence...)
+	}
+	return fails(value, evidence...)
+}
+
+func notShown(why string, evidence ...string) Cell {
+	return Cell{Value: "not shown", Mark: NotShown, Why: why, Evidence: evidence}
+}
+
+// needsLaunch marks a property that only launching the program can show.
+func needsLaunch(evidence ...string) Cell {
+	c := notShown(whyNeedsLaunch, evidence...)
+	c.Value = whyNeedsLaunch
+	return c
+}
+
+// statEvidence quotes /proc/PID/stat up to tpgid, the fields that the
+// recommendations are about.
+func (s *Subject) statEvidence() string {
+	line := s.Snap.StatLine
+	if end := strings.LastIndexByte(line, ')'); end >= 0 {
+		// state ppid pgrp session tty_nr tpgid
+		if f := strings.Fields(line[end+1:]); len(f) > 6 {
+			line = line[:end+1] + " " + strings.Join(f[:6], " ") + " …"
+		}
+	}
+	return fmt.Sprintf("/proc/%d/stat: %s", s.Snap.Pid, line)
+}
+
+// idsEvidence spells out the stat fields that statEvidence quotes.
+func idsEvidence(st proc.Stat) string {
+	tty := proc.TtyName(st.TtyNr)
+	if tty == "" {
+		tty = "none"
+	}
+	return fmt.Sprintf("that is: pid %d, ppid %d, process group %d, session %d, terminal %s (tty_nr %d)",
+		st.Pid, st.PPid, st.Pgrp, st.Session, tty, st.TtyNr)
+}
+
+func checkParent(s *Subject) Cell {
+	st, err := s.Snap.stat()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	ev := []string{s.statEvidence()}
+	if s.Launch == nil {
+		return parentFromProc(s, st, ev)
+	}
+	l := s.Launch
+	value := fmt.Sprintf("ppid %d", st.PPid)
+	switch st.PPid {
+	case l.Tour:
+		value += " (tour)"
+		ev = append(ev, fmt.Sprintf("pid %d is the tour itself, a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned below it comes to it instead of init, so that it can reap it", l.Tour))
+	case 1:
+		value += " (init)"
+	}
+	ev = append(ev, fmt.Sprintf("the launcher, pid %d, returned to the shell with status %d", l.Launcher, l.Status))
+	return markIf(l.Status == 0 && st.PPid != l.Launcher, value, ev...)
+}
+
+// parentFromProc judges the parent of a process that the tour did not
+// launch, and so whose launcher it does not know.
+func parentFromProc(s *Subject, st proc.Stat, ev []string) Cell {
+	if st.PPid == 0 {
+		return notShown(fmt.Sprintf("pid %d has no parent: it is init or a kernel thread", st.Pid), ev...)
+	}
+	value := fmt.Sprintf("ppid %d", st.PPid)
+	if s.Snap.ParentErr == nil {
+		value += " (" + s.Snap.Parent.Comm + ")"
+	}
+	if st.PPid == 1 {
+		return holds(value, append(ev, "its parent is init: whoever started it has gone, or init started it")...)
+	}
+	return fails(value, append(ev, "a supervisor or a child subreaper as parent (systemd --user, runit, a container's init) may also mean that the launcher has gone; /proc does not say which a process is")...)
+}
+
+func checkInheritedFd(s *Subject) Cell {
+	fds, err := s.Snap.fds()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	var ev []string
+	for _, fd := range proc.SortedFds(fds) {
+		if fd >= 3 {
+			ev = append(ev, fmt.Sprintf("/proc/%d/fd/%d -> %s", s.Snap.Pid, fd, fds[fd]))
+		}
+	}
+	if s.Launch == nil {
+		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
+	}
+	l := s.Launch
+	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, leakedFd)}, ev...)
+	for _, fd := range proc.SortedFds(fds) {
+		if fds[fd] == l.Leaked {
+			return fails(fmt.Sprintf("fd %d held", fd), ev...)
+		}
+	}
+	return holds("not held", ev...)
+}
+
+func checkTerminal(s *Subject) Cell {
+	st, err := s.Snap.stat()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	ev := []string{s.statEvidence(), idsEvidence(st)}
+	tty := proc.TtyName(st.TtyNr)
+	if s.Launch == nil {
+		if tty != "" {
+			return fails("tty "+tty, ev...)
+		}
+		// The launcher is not known here: the parent, if it is still there,
+		// stands in for it.
+		if s.Snap.ParentErr == nil {
+			if s.Snap.Parent.Session == st.Session {
+				return fails("parent's session", append(ev, fmt.Sprintf("its parent %d is in session %d too", st.PPid, st.Session))...)
+			}
+			ev = append(ev, fmt.Sprintf("its parent %d is in another session, %d", st.PPid, s.Snap.Parent.Session))
+		}
+		return holds("no tty", ev...)
+	}
+	l := s.Launch
+	ev = append(ev, fmt.Sprintf("the shell that launched it is pid %d, leader of session %d, on %s", l.Shell, l.Shell, l.Terminal))
+	if l.Hangup != nil {
+		ev = append(ev, l.Hangup.String())
+	}
+	switch {
+	case tty != "":
+		return fails("tty "+tty, ev...)
+	case st.Session == l.Shell:
+		return fails("shell's session", ev...)
+	case l.Hangup != nil && !l.Hangup.Survived:
+		return fails("hung up", ev...)
+	}
+	return holds("no tty", ev...)
+}
+
+func checkCwd(s *Subject) Cell {
+	cwd, err := s.Snap.cwd()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	ev := []string{fmt.Sprintf("/proc/%d/cwd -> %s", s.Snap.Pid, cwd)}
+	value := "cwd " + cwd
+	if s.Launch != nil && cwd == s.Launch.Dir {
+		value = "launch dir"
+		ev = append(ev, "the directory the shell launched it from")
+	}
+	return markIf(cwd == "/", value, ev...)
+}
+
+func checkGroup(s *Subject) Cell {
+	st, err := s.Snap.stat()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	ev := []string{s.statEvidence(), idsEvidence(st)}
+	if st.Session > 0 {
+		ev = append(ev, fmt.Sprintf("kill -- -%d (its session's id, as a process group) reaches it: %v", st.Session, st.Pgrp == st.Session))
+	}
+	switch {
+	case st.Session == st.Pid:
+		return fails("leads session", ev...)
+	case st.Pgrp != st.Pid:
+		return fails(fmt.Sprintf("group %d", st.Pgrp), ev...)
+	}
+	return holds("leads group", ev...)
+}
+
+func checkStdFiles(s *Subject) Cell {
+	fds, err := s.Snap.fds()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	var targets [3]string
+	var ev []string
+	for fd := range targets {
+		t, ok := fds[fd]
+		if !ok {
+			t = "closed"
+		}
+		targets[fd] = t
+		ev = append(ev, fmt.Sprintf("/proc/%d/fd/%d -> %s", s.Snap.Pid, fd, t))
+	}
+	isLog := func(t string) bool {
+		if s.Launch != nil {
+			return t == s.Launch.Log
+		}
+		return strings.HasPrefix(t, "/") && !strings.HasPrefix(t, "/dev/")
+	}
+	ok := targets[0] == os.DevNull && targets[1] == os.DevNull && (targets[2] == os.DevNull || isLog(targets[2]))
+	var short [3]string
+	for fd, t := range targets {
+		short[fd] = s.shortFile(t)
+	}
+	return markIf(ok, summarizeFds(short), ev...)
+}
+
+// shortFile names what a descriptor refers to in a few characters.
+func (s *Subject) shortFile(target string) string {
+	switch {
+	case target == os.DevNull:
+		return "null"
+	case strings.HasPrefix(target, "/dev/pts/"):
+		return strings.TrimPrefix(target, "/dev/")
+	case s.Launch != nil && target == s.Launch.Log:
+		return "log"
+	case strings.HasPrefix(target, "socket:"):
+		return "socket"
+	case strings.HasPrefix(target, "pipe:"):
+		return "pipe"
+	case strings.HasPrefix(target, "/"):
+		return filepath.Base(target)
+	}
+	return target
+}
+
+// summarizeFds writes descriptors 0, 1 and 2 as "0-2 null" when they agree,
+// and "0,1 null 2 log" when they do not.
+func summarizeFds(names [3]string) string {
+	switch {
+	case names[0] == names[1] && names[1] == names[2]:
+		return "0-2 " + names[0]
+	case names[0] == names[1]:
+		return "0,1 " + names[0] + " 2 " + names[2]
+	case names[1] == names[2]:
+		return "0 " + names[0] + " 1,2 " + names[1]
+	}
+	return "0 " + names[0] + " 1 " + names[1] + " 2 " + names[2]
+}
+
+func checkLock(s *Subject) Cell {
+	locks, err := s.Snap.locks()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	if s.Launch == nil {
+		return lockFromProc(s, locks)
+	}
+	l := s.Launch
+	if !l.Flags["pidfile"] {
+		return fails("no -pidfile", "the program has no -pidfile flag: nothing stops a second copy")
+	}
+	if l.PidFileID == nil {
+		return fails("no pid file", fmt.Sprintf("%s: %v", l.PidFile, l.PidFileErr))
+	}
+	ev := []string{fmt.Sprintf("%s is file %s", l.PidFile, l.PidFileID)}
+	var lock *proc.Lock
+	for i := range locks {
+		if l.PidFileID.is(locks[i]) {
+			lock = &locks[i]
+			ev = append(ev, "/proc/locks: "+locks[i].Line)
+		}
+	}
+	if l.SecondCopy != nil {
+		ev = append(ev, l.SecondCopy.String())
+	}
+	switch {
+	case lock == nil:
+		return fails("no lock", append(ev, "/proc/locks lists no lock on it")...)
+	case lock.Pid != s.Snap.Pid:
+		return fails(fmt.Sprintf("locked by %d", lock.Pid), ev...)
+	case l.SecondCopy != nil && !l.SecondCopy.Refused():
+		return fails("2nd copy ran", ev...)
+	}
+	return holds(strings.ToLower(lock.Kind), ev...)
+}
+
+// lockFromProc finds the locks that a process the tour did not launch
+// holds: those /proc/locks names it in, and those on the files it has open
+// (an OFD lock names no process, and an flock names the one that took it).
+func lockFromProc(s *Subject, locks []proc.Lock) Cell {
+	files := s.Snap.OpenFiles
+	var held []string
+	var ev []string
+	for _, l := range locks {
+		path, open := files[idOf(l)]
+		if l.Pid != s.Snap.Pid && !open {
+			continue
+		}
+		if path == "" {
+			path = "inode " + strconv.FormatUint(l.Inode, 10)
+		}
+		held = append(held, strings.ToLower(l.Kind)+" "+path)
+		ev = append(ev, "/proc/locks: "+l.Line, fmt.Sprintf("  on %s", path))
+	}
+	ev = append(ev, "whether a second copy refuses to start: "+whyNeedsLaunch)
+	if len(held) == 0 {
+		return fails("no lock", append([]string{"/proc/locks lists no lock of it, nor on a file it has open"}, ev...)...)
+	}
+	return holds(held[0], ev...)
+}
+
+func checkPidFile(s *Subject) Cell {
+	if s.Launch == nil {
+		return pidFileFromProc(s)
+	}
+	l := s.Launch
+	if !l.Flags["pidfile"] {
+		return fails("no -pidfile", "the program has no -pidfile flag")
+	}
+	c := pidFileCell(l.PidFileText, l.PidFileErr, s.Snap.Pid)
+	c.Evidence = append([]string{fmt.Sprintf("%s: %q", l.PidFile, l.PidFileText)}, c.Evidence...)
+	c.Command = "cat " + l.PidFile
+	return c
+}
+
+// pidFileCell judges the text of a pid file.
+func pidFileCell(text string, err error, pid int) Cell {
+	want := strconv.Itoa(pid) + "\n"
+	switch {
+	case err != nil:
+		return fails("missing", err.Error())
+	case text == want:
+		return holds("pid " + strconv.Itoa(pid))
+	case text == "":
+		return fails("empty")
+	}
+	return fails(fmt.Sprintf("%.12q", text), fmt.Sprintf("it should hold %q", want))
+}
+
+// pidFileFromProc looks for the pid file of a process the tour did not
+// launch: a file it holds a lock on, or one in /run, that holds its pid.
+func pidFileFromProc(s *Subject) Cell {
+	candidates := s.lockedFiles()
+	for _, pattern := range []string{"/run/*.pid", "/run/*/*.pid", "/var/run/*.pid"} {
+		m, _ := filepath.Glob(pattern)
+		candidates = append(candidates, m...)
+	}
+	want := strconv.Itoa(s.Snap.Pid)
+	for _, path := range candidates {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.TrimSpace(string(b)) == want {
+			c := holds(path, fmt.Sprintf("%s: %q", path, b))
+			c.Command = "cat " + path
+			return c
+		}
+	}
+	c := notShown("no pid file found", fmt.Sprintf("none of its locked files nor /run/*.pid, /run/*/*.pid holds %s; it may write one elsewhere", want))
+	c.Command = "grep -lx " + want + " /run/*.pid /run/*/*.pid"
+	return c
+}
+
+// lockedFiles returns the paths of the open files of s that /proc/locks
+// lists a lock on.
+func (s *Subject) lockedFiles() []string {
+	var paths []string
+	for _, l := range s.Snap.Locks {
+		if path, ok := s.Snap.OpenFiles[idOf(l)]; ok {
+			paths = append(paths, path)
+		}
+	}
+	return paths
+}
+
+func checkUmask(s *Subject) Cell {
+	status, err := s.Snap.status()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	mask, err := proc.ParseUmask(status)
+	if err != nil {
+		return notShown(whyNoUmask)
+	}
+	ev := []string{fmt.Sprintf("/proc/%d/status: Umask: %s", s.Snap.Pid, status["Umask"])}
+	ok := mask&0o027 == 0o027
+	if l := s.Launch; l != nil {
+		ev = append([]string{"launched under umask 000"}, ev...)
+		if l.SocketErr == nil {
+			ev = append(ev, fmt.Sprintf("its socket %s: %s", l.Socket, lsMode(l.SocketMode)))
+			ok = ok && l.SocketMode&0o002 == 0
+		}
+	}
+	return markIf(ok, fmt.Sprintf("umask %04o", mask), ev...)
+}
+
+// lsMode writes a file mode as ls -l does: "srwxr-x---" for a socket.
+func lsMode(m fs.FileMode) string {
+	perm := m.Perm().String()[1:]
+	switch {
+	case m&fs.ModeSocket != 0:
+		return "s" + perm
+	case m.IsDir():
+		return "d" + perm
+	case m.IsRegular():
+		return "-" + perm
+	}
+	return m.String()
+}
+
+// terminalSignals are the signals recommendation 10 has a daemon ignore.
+var terminalSignals = []unix.Signal{unix.SIGHUP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE}
+
+func checkSignals(s *Subject) Cell {
+	status, err := s.Snap.status()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	ignored, err := signalsIn(status["SigIgn"])
+	if err != nil {
+		return notShown(err.Error())
+	}
+	caught, _ := signalsIn(status["SigCgt"])
+	ev := []string{
+		fmt.Sprintf("/proc/%d/status: SigIgn: %s", s.Snap.Pid, status["SigIgn"]),
+		"ignored of the five: " + signalNames(ignored),
+	}
+	if len(caught) > 0 {
+		ev = append(ev, "caught (a handler runs; /proc cannot tell whether it exits): "+signalNames(caught))
+	}
+	ok := len(ignored) == len(terminalSignals)
+	if l := s.Launch; l != nil {
+		if l.Term != nil {
+			ev = append(ev, l.Term.String())
+			ok = ok && l.Term.Clean()
+		} else {
+			ev = append(ev, "not sent SIGTERM: "+l.TermSkipped)
+		}
+	}
+	return markIf(ok, fmt.Sprintf("%d/%d ignored", len(ignored), len(terminalSignals)), ev...)
+}
+
+// signalsIn returns which of terminalSignals a SigIgn or SigCgt mask holds.
+func signalsIn(mask string) ([]unix.Signal, error) {
+	var in []unix.Signal
+	for _, sig := range terminalSignals {
+		set, err := proc.SignalIgnored(mask, int(sig))
+		if err != nil {
+			return nil, err
+		}
+		if set {
+			in = append(in, sig)
+		}
+	}
+	return in, nil
+}
+
+func signalNames(sigs []unix.Signal) string {
+	if len(sigs) == 0 {
+		return "none"
+	}
+	var names []string
+	for _, s := range sigs {
+		names = append(names, strings.TrimPrefix(unix.SignalName(s), "SIG"))
+	}
+	return strings.Join(names, " ")
+}
+
+func checkSyslog(s *Subject) Cell {
+	if s.Launch == nil {
+		return needsLaunch("its messages go wherever it sends them; the tour listens on a -syslog socket of its own only for the steps it launches")
+	}
+	l := s.Launch
+	if !l.Flags["syslog"] {
+		return fails("no -syslog", "the program has no -syslog flag; nothing came to the socket the tour bound")
+	}
+	tag := fmt.Sprintf("[%d]:", s.Snap.Pid)
+	var mine []string
+	var ev []string
+	for _, m := range l.SyslogMessages() {
+		ev = append(ev, fmt.Sprintf("datagram on %s: %q", l.SyslogSocket, m))
+		if strings.Contains(m, tag) {
+			mine = append(mine, m)
+		}
+	}
+	if len(mine) == 0 {
+		return fails("silent", append(ev, "no datagram tagged "+tag)...)
+	}
+	for _, m := range mine {
+		if f, ok := facility(m); !ok || f != 3 {
+			return fails("not daemon", append(ev, fmt.Sprintf("%q: facility %d, not 3 (daemon)", m, f))...)
+		}
+	}
+	c := holds(fmt.Sprintf("%d messages", len(mine)), ev...)
+	c.Command = fmt.Sprintf("socat -u UNIX-RECV:/tmp/log.sock - & %s -syslog /tmp/log.sock", filepath.Base(l.Binary))
+	return c
+}
+
+// facility reads the facility from an RFC 3164 message: "<30>..." is
+// facility 30/8 = 3 (daemon), severity 30%8 = 6 (info).
+func facility(msg string) (int, bool) {
+	rest, ok := strings.CutPrefix(msg, "<")
+	if !ok {
+		return 0, false
+	}
+	pri, _, ok := strings.Cut(rest, ">")
+	n, err := strconv.Atoi(pri)
+	if !ok || err != nil {
+		return 0, false
+	}
+	return n / 8, true
+}
+
+func checkZombies(s *Subject) Cell {
+	kids, err := s.Snap.children()
+	if err != nil {
+		return notShown(err.Error())
+	}
+	var zombies []proc.Stat
+	var ev []string
+	for _, k := range kids {
+		if k.State == 'Z' {
+			zombies = append(zombies, k)
+			ev = append(ev, fmt.Sprintf("/proc/%d/stat: %d (%s) Z %d …", k.Pid, k.Pid, k.Comm, k.PPid))
+		}
+	}
+	sort.Slice(zombies, func(i, j int) bool { return zombies[i].Pid < zombies[j].Pid })
+	value := fmt.Sprintf("%d zombies", len(zombies))
+	if len(zombies) == 1 {
+		value = "1 zombie"
+	}
+	if s.Launch == nil {
+		ev = append(ev, fmt.Sprintf("%d children now, %d of them zombies: a snapshot, not a history", len(kids), len(zombies)))
+		return markIf(len(zombies) == 0, value, ev...)
+	}
+	l := s.Launch
+	ev = append([]string{fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", opened, opened-1)}, ev...)
+	if !l.WorkersSettled {
+		return notShown(fmt.Sprintf("its workers had not all finished within %v", settle), ev...)
+	}
+	return markIf(len(zombies) == 0, value, ev...)
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/proc"
+)
+
+// Snapshot is what /proc shows of one process at one moment. Each part
+// keeps its own error, so that a part the tour may not read (another
+// user's descriptors, say) leaves only its own properties unshown.
+type Snapshot struct {
+	Pid         int
+	Stat        proc.Stat
+	StatLine    string
+	StatErr     error
+	Cmdline     []string
+	Parent      proc.Stat // the parent's stat, for its name and session
+	ParentErr   error
+	Status      map[string]string
+	StatusErr   error
+	Fds         map[int]string
+	FdsErr      error
+	OpenFiles   map[fileID]string // the files its descriptors refer to, by device and inode
+	Cwd         string
+	CwdErr      error
+	Locks       []proc.Lock // every lock on the machine
+	LocksErr    error
+	Children    []proc.Stat // zombies included
+	ChildrenErr error
+}
+
+// errNoProcess reports a pid that names no process.
+var errNoProcess = errors.New("no such process")
+
+// TakeSnapshot reads /proc for pid. It fails only when there is no such
+// process; what it cannot read of one that exists, it records.
+func TakeSnapshot(pid int) (Snapshot, error) {
+	s := Snapshot{Pid: pid}
+	s.StatLine, s.StatErr = proc.StatLine(pid)
+	if errors.Is(s.StatErr, fs.ErrNotExist) {
+		return s, fmt.Errorf("pid %d: %w", pid, errNoProcess)
+	}
+	if s.StatErr == nil {
+		s.Stat, s.StatErr = proc.ParseStat(s.StatLine)
+	}
+	s.Cmdline, _ = proc.Cmdline(pid)
+	if s.StatErr == nil && s.Stat.PPid > 0 {
+		s.Parent, s.ParentErr = proc.ReadStat(s.Stat.PPid)
+	} else {
+		s.ParentErr = errors.New("no parent")
+	}
+	s.Status, s.StatusErr = proc.Status(pid)
+	s.Fds, s.FdsErr = proc.Fds(pid)
+	s.OpenFiles = openFiles(pid, s.Fds)
+	s.Cwd, s.CwdErr = proc.Cwd(pid)
+	s.Locks, s.LocksErr = proc.Locks()
+	s.Children, s.ChildrenErr = proc.Children(pid)
+	return s, nil
+}
+
+// The accessors return a part with its error, wrapped to say what the
+// tour was reading: "read /proc/42/fd: permission denied".
+func (s *Snapshot) stat() (proc.Stat, error) {
+	return s.Stat, readErr(s.StatErr, "read /proc/%d/stat", s.Pid)
+}
+
+func (s *Snapshot) status() (map[string]string, error) {
+	return s.Status, readErr(s.StatusErr, "read /proc/%d/status", s.Pid)
+}
+
+func (s *Snapshot) fds() (map[int]string, error) {
+	return s.Fds, readErr(s.FdsErr, "read /proc/%d/fd", s.Pid)
+}
+
+func (s *Snapshot) cwd() (string, error) {
+	return s.Cwd, readErr(s.CwdErr, "read /proc/%d/cwd", s.Pid)
+}
+
+func (s *Snapshot) locks() ([]proc.Lock, error) {
+	return s.Locks, readErr(s.LocksErr, "read /proc/locks")
+}
+
+func (s *Snapshot) children() ([]proc.Stat, error) {
+	return s.Children, readErr(s.ChildrenErr, "read /proc/*/stat")
+}
+
+func readErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	// A *PathError already names the file, and the message names it too.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}
+
+// Command returns the command line of the snapshot's process, or its name
+// in brackets when it has none to show (a zombie, a kernel thread).
+func (s *Snapshot) Command() string {
+	if len(s.Cmdline) > 0 {
+		return strings.Join(s.Cmdline, " ")
+	}
+	return "[" + s.Stat.Comm + "]"
+}
+
+// fileID names a file as /proc/locks does: by device and inode.
+type fileID struct {
+	Major, Minor uint32
+	Inode        uint64
+}
+
+func (id fileID) String() string {
+	return fmt.Sprintf("%02x:%02x:%d", id.Major, id.Minor, id.Inode)
+}
+
+// is reports whether lock l is on the file id.
+func (id fileID) is(l proc.Lock) bool { return id == idOf(l) }
+
+func idOf(l proc.Lock) fileID { return fileID{l.Major, l.Minor, l.Inode} }
+
+// statID returns the device and inode of the file at path.
+func statID(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return fileID{unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino}, nil
+}
+
+// openFiles maps the files that pid's descriptors refer to by their device
+// and inode, which is how /proc/locks names a locked file. /proc/PID/fd/N
+// reaches the open file itself, even when its name is gone.
+func openFiles(pid int, fds map[int]string) map[fileID]string {
+	files := make(map[fileID]string)
+	for fd, target := range fds {
+		if !strings.HasPrefix(target, "/") {
+			continue // a socket, pipe or anonymous inode: not lockable by name
+		}
+		if id, err := statID(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil {
+			files[id] = target
+		}
+	}
+	return files
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"daemon-steps/internal/steps"
+)
+
+// buildSlots is how many steps link at once: the machine's two cores are
+// shared, and each link uses more than one.
+const buildSlots = 2
+
+// Options says what to tour.
+type Options struct {
+	Root  string // the repository; "" finds it from the working directory
+	Steps []int  // the steps to tour; nil for all there are
+}
+
+// Report is the outcome of a tour: a row for each step.
+type Report struct {
+	Rows    []Row
+	Tour    int // the tour's pid, parent of every server it launched
+	Elapsed time.Duration
+}
+
+// Row is what the tour found of one step.
+type Row struct {
+	Step   steps.Step
+	Err    error                 // why the step could not be built or launched; its cells are then not shown
+	Cells  [len(Properties)]Cell // column k: property k
+	Launch *Launch               // what the launch did and saw; nil if it never started
+	Snap   *Snapshot             // /proc of the server
+}
+
+// Title is the step's name without its number: "background".
+func (r Row) Title() string {
+	_, title, _ := strings.Cut(r.Step.Name, "-")
+	return title
+}
+
+// Run builds the steps, launches each in a sandbox of its own, looks at
+// what every property shows, stops everything it started and returns what
+// it found. When ctx ends it stops early, cleans up all the same, and
+// returns ctx's error.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	start := time.Now()
+	if err := becomeSubreaper(); err != nil {
+		return nil, err
+	}
+	list, err := chooseSteps(opt)
+	if err != nil {
+		return nil, err
+	}
+	runDir, err := os.MkdirTemp("", "tour")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(runDir)
+
+	binaries, buildErrs := build(ctx, list, runDir)
+	rows := make([]Row, len(list))
+	var wg sync.WaitGroup
+	for i, step := range list {
+		dir := filepath.Join(runDir, fmt.Sprintf("%02d", step.N))
+		wg.Go(func() { rows[i] = tourStep(ctx, step, dir, binaries[step.N], buildErrs[step.N]) })
+	}
+	wg.Wait()
+	// Each step has stopped its own; this catches what a step that failed
+	// half-way may have left, and orphans that came to the tour late.
+	leftErr := killMarked(markerEnv+"="+runDir+"/", cleanupTimeout)
+	children.sweep()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if leftErr != nil {
+		return nil, leftErr
+	}
+	return &Report{Rows: rows, Tour: os.Getpid(), Elapsed: time.Since(start)}, nil
+}
+
+// chooseSteps lists the repository's steps, or those opt asks for.
+func chooseSteps(opt Options) ([]steps.Step, error) {
+	root := opt.Root
+	if root == "" {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if root, err = steps.Root(cwd); err != nil {
+			return nil, fmt.Errorf("find the repository: %w", err)
+		}
+	}
+	list, err := steps.List(root)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("no step directories in %s", root)
+	}
+	if opt.Steps == nil {
+		return list, nil
+	}
+	var chosen []steps.Step
+	for _, n := range opt.Steps {
+		s, ok := steps.Find(list, n)
+		if !ok {
+			return nil, fmt.Errorf("there is no step %d: the steps are %02d to %02d", n, list[0].N, list[len(list)-1].N)
+		}
+		chosen = append(chosen, s)
+	}
+	return chosen, nil
+}
+
+// tourStep builds one step in dir, launches it, exercises and observes it,
+// stops it, and checks every property.
+func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr error) Row {
+	row := Row{Step: step}
+	fail := func(err error) Row {
+		row.Err = err
+		for i := range row.Cells {
+			row.Cells[i] = notShown(err.Error())
+		}
+		return row
+	}
+	if buildErr != nil {
+		return fail(buildErr)
+	}
+	// Each step's binary is called echod, so that ps shows the same name
+	// in every step.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	binary := filepath.Join(dir, "echod")
+	if err := os.Rename(built, binary); err != nil {
+		return fail(err)
+	}
+	sb, err := newSandbox(ctx, step, dir, binary)
+	if err != nil {
+		return fail(err)
+	}
+	row.Launch = sb.Launch
+	defer sb.stop()
+	if err := sb.start(ctx); err != nil {
+		sb.stop()
+		return fail(err)
+	}
+	sb.exercise(ctx)
+	snap, err := sb.observe()
+	if err != nil {
+		sb.stop()
+		return fail(err)
+	}
+	row.Snap = &snap
+	sb.act(ctx)
+	if err := sb.stop(); err != nil {
+		sb.problem("%v", err)
+	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	row.Cells = Check(&Subject{Snap: snap, Launch: sb.Launch})
+	return row
+}
+
+// build compiles the steps into dir with one go command, which loads the
+// module once and compiles and links at most buildSlots packages at a
+// time. A step that does not compile has an error, the others a binary.
+func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int]string, errs map[int]error) {
+	binaries, errs = make(map[int]string), make(map[int]error)
+	args := []string{"build", "-p", fmt.Sprint(buildSlots), "-o", dir + "/"}
+	for _, s := range list {
+		args = append(args, "./"+s.Name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = filepath.Dir(list[0].Dir)
+	// Marked, so that a compiler left running by an interrupted build is
+	// stopped with the rest.
+	cmd.Env = append(os.Environ(), markerEnv+"="+dir+"/build")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = cleanupTimeout
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := children.start(cmd)
+	if err == nil {
+		err = children.wait(cmd)
+	}
+	messages := buildMessages(out.String())
+	for _, s := range list {
+		binary := filepath.Join(dir, s.Name)
+		switch {
+		case ctx.Err() != nil:
+			errs[s.N] = ctx.Err()
+		case exists(binary):
+			binaries[s.N] = binary
+		case messages[s.Name] != "":
+			errs[s.N] = fmt.Errorf("go build ./%s: %s", s.Name, messages[s.Name])
+		case err != nil:
+			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, firstLine(out.String()))
+		default:
+			errs[s.N] = fmt.Errorf("go build ./%s wrote no binary", s.Name)
+		}
+	}
+	return binaries, errs
+}
+
+// buildMessages returns the first error go build reported for each
+// package, from output in sections headed "# daemon-steps/step07-lock".
+func buildMessages(out string) map[string]string {
+	first := make(map[string]string)
+	var pkg string
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, "# "); ok {
+			pkg = filepath.Base(name)
+			continue
+		}
+		if pkg != "" && first[pkg] == "" && strings.TrimSpace(line) != "" {
+			first[pkg] = strings.TrimSpace(line)
+		}
+	}
+	return first
+}
+
+// Failed reports whether any step could not be toured.
+func (r *Report) Failed() bool {
+	for _, row := range r.Rows {
+		if row.Err != nil {
+			return true
+		}
+	}
+	return false
+}
