@@ -185,14 +185,18 @@ func TestRejectsBadCommandLines(t *testing.T) {
 	}
 	long := s.Dir + "/" + strings.Repeat("x", 108-len(s.Dir)-1)
 	require.Len(t, long, 108)
+	// A sandbox of its own for the bad paths: sharing the running server's
+	// files (its lock, from step 07) would make them fail for another reason.
+	other := daemontest.New(t)
 	for name, path := range map[string]string{
 		"missing directory": filepath.Join(s.Dir, "missing", "s.sock"),
 		"108-byte path":     long,
 		"abstract name":     "@daemon-steps-test",
 	} {
-		r := s.Run(s.Command("-socket", path))
+		r := other.Run(other.Command(append(other.Flags(), "-socket", path)...))
 		require.NotEqual(t, 0, r.Code, name)
 		requireOneLine(t, r.Stderr)
+		require.Contains(t, r.Stderr, path, "%s: the message names the path", name)
 		require.NotContains(t, r.Stderr, "goroutine", "%s: no stack trace", name)
 		_, err := os.Lstat(path)
 		require.ErrorIs(t, err, fs.ErrNotExist, "%s: nothing created", name)

@@ -36,8 +36,11 @@ func lockPidFile(path string) (*os.File, error) {
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			holder := lockHolder(f)
 			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
+			if errors.Is(err, unix.EWOULDBLOCK) && holder > 0 {
 				return nil, fmt.Errorf("another copy is running: %s is locked by pid %d", path, holder)
+			}
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, fmt.Errorf("another copy is running: %s is locked", path)
 			}
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}

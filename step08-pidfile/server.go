@@ -57,12 +57,14 @@ func startServer(cfg config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writePid(lock); err != nil {
+	ln, err := listen(cfg.socket)
+	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	ln, err := listen(cfg.socket)
-	if err != nil {
+	// Recommendation 8: now that it listens, say which process does.
+	if err := writePid(lock); err != nil {
+		ln.Close()
 		lock.Close()
 		return nil, err
 	}

@@ -93,12 +93,14 @@ func startServer(cfg config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writePid(lock); err != nil {
+	ln, err := listen(cfg.socket)
+	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	ln, err := listen(cfg.socket)
-	if err != nil {
+	// Recommendation 8: now that it listens, say which process does.
+	if err := writePid(lock); err != nil {
+		ln.Close()
 		lock.Close()
 		return nil, err
 	}
@@ -188,7 +190,9 @@ func (s *server) serve() error {
 func (s *server) shutdown() {
 	s.listener.Close() // a UnixListener removes its socket file when closed
 	s.stopWorkers()
-	os.Remove(s.lock.Name())
+	if ours, _ := sameFile(s.lock, s.lock.Name()); ours {
+		os.Remove(s.lock.Name())
+	}
 	s.lock.Close()
 	logInfo("stopped")
 	daemonLog.flush()
