@@ -24,6 +24,7 @@ import (
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/pty"
+	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
 )
 
@@ -252,10 +253,10 @@ func programFlags(ctx context.Context, binary, marker string) (map[string]bool, 
 	cmd.Env = append(os.Environ(), marker)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := children.start(cmd); err != nil {
+	if err := reaper.Start(cmd); err != nil {
 		return nil, fmt.Errorf("%s -h: %w", binary, err)
 	}
-	children.wait(cmd) // -h may exit 0 or 2: the usage is what counts
+	reaper.Wait(cmd) // -h may exit 0 or 2: the usage is what counts
 	names := make(map[string]bool)
 	for _, line := range strings.Split(out.String(), "\n") {
 		if rest, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(rest)) > 0 {
@@ -304,7 +305,7 @@ func (sb *sandbox) start(ctx context.Context) error {
 	cmd.ExtraFiles = make([]*os.File, leakedFd-2) // ExtraFiles[i] becomes descriptor 3+i
 	cmd.ExtraFiles[0] = reportW
 	cmd.ExtraFiles[leakedFd-3] = leaked
-	err = children.start(cmd)
+	err = reaper.Start(cmd)
 	reportW.Close()
 	sb.term.Slave.Close() // the shell has its own; the tour keeps only the master
 	if err != nil {
@@ -313,7 +314,7 @@ func (sb *sandbox) start(ctx context.Context) error {
 	sb.Shell = cmd.Process.Pid
 	sb.shellDone = make(chan struct{})
 	go func() {
-		children.wait(cmd)
+		reaper.Wait(cmd)
 		close(sb.shellDone)
 	}()
 
@@ -409,7 +410,7 @@ func (sb *sandbox) observe() (Snapshot, error) {
 	if err != nil {
 		return snap, fmt.Errorf("the server has gone: %w", err)
 	}
-	procs := marked(sb.marker + "\x00")
+	procs := reaper.Marked(sb.marker + "\x00")
 	for _, st := range procs {
 		sb.Tree = append(sb.Tree, st)
 	}
@@ -457,13 +458,13 @@ func (sb *sandbox) startSecondCopy(ctx context.Context) *SecondCopy {
 	var stderr limitedBuffer
 	stderr.limit = 4 << 10
 	cmd.Stderr = &stderr // the launcher's alone: from step 06 its server holds /dev/null
-	if err := children.start(cmd); err != nil {
+	if err := reaper.Start(cmd); err != nil {
 		sb.problem("second copy: %v", err)
 		return nil
 	}
 	done := make(chan struct{})
 	go func() {
-		children.wait(cmd)
+		reaper.Wait(cmd)
 		close(done)
 	}()
 	select {
@@ -536,7 +537,7 @@ func (sb *sandbox) awaitServerEnd(ctx context.Context) string {
 	var ws unix.WaitStatus
 	var reaped bool
 	ended := waitUntil(ctx, settle, func() bool {
-		ws, reaped = children.reap(sb.Server)
+		ws, reaped = reaper.Reap(sb.Server)
 		return reaped || !exists(fmt.Sprintf("/proc/%d", sb.Server))
 	})
 	switch {
@@ -563,7 +564,7 @@ func (sb *sandbox) stop() error {
 			<-sb.outputDone
 			sb.Output = strings.ReplaceAll(sb.output.String(), "\r\n", "\n")
 		}
-		sb.stopErr = killMarked(sb.marker+"\x00", cleanupTimeout)
+		sb.stopErr = reaper.KillMarked(sb.marker+"\x00", cleanupTimeout)
 		if sb.shellDone != nil {
 			<-sb.shellDone
 		}

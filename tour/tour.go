@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
 )
 
@@ -52,7 +53,7 @@ func (r Row) Title() string {
 // returns ctx's error.
 func Run(ctx context.Context, opt Options) (*Report, error) {
 	start := time.Now()
-	if err := becomeSubreaper(); err != nil {
+	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
 	}
 	list, err := chooseSteps(opt)
@@ -75,8 +76,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	wg.Wait()
 	// Each step has stopped its own; this catches what a step that failed
 	// half-way may have left, and orphans that came to the tour late.
-	leftErr := killMarked(markerEnv+"="+runDir+"/", cleanupTimeout)
-	children.sweep()
+	leftErr := reaper.KillMarked(markerEnv+"="+runDir+"/", cleanupTimeout)
+	reaper.Sweep()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -188,9 +189,9 @@ func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int
 	cmd.WaitDelay = cleanupTimeout
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := children.start(cmd)
+	err := reaper.Start(cmd)
 	if err == nil {
-		err = children.wait(cmd)
+		err = reaper.Wait(cmd)
 	}
 	messages := buildMessages(out.String())
 	for _, s := range list {

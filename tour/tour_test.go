@@ -17,6 +17,7 @@ import (
 
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/pty"
+	"daemon-steps/internal/reaper"
 )
 
 // The tests run one after another, never in parallel: Run's last sweep
@@ -28,12 +29,12 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 func testMain(m *testing.M) int {
 	// A server that the tour failed to stop would come to the test process
 	// instead of init, where the tests can see it.
-	if err := becomeSubreaper(); err != nil {
+	if err := reaper.BecomeSubreaper(); err != nil {
 		fmt.Fprintf(os.Stderr, "tour test: %v\n", err)
 		return 1
 	}
 	code := m.Run()
-	children.sweep()
+	reaper.Sweep()
 	if left := descendants(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "tour test: processes outlive the tests: %v\n", left)
 		return 1
@@ -102,7 +103,7 @@ func TestMarksFollowSpecMatrix(t *testing.T) {
 // is left below the test process, a subreaper that every orphan comes to.
 func TestTourLeavesNoProcess(t *testing.T) {
 	requireFullTour(t)
-	children.sweep()
+	reaper.Sweep()
 	require.Empty(t, descendants())
 }
 
@@ -337,7 +338,7 @@ func TestInterruptStopsEverything(t *testing.T) {
 	t.Logf("status %d; stderr %q", cmd.ProcessState.ExitCode(), stderr.String())
 	require.Equal(t, 130, cmd.ProcessState.ExitCode())
 	require.Equal(t, "tour: interrupted; every process the tour started is stopped\n", stderr.String())
-	children.sweep()
+	reaper.Sweep()
 	require.Empty(t, descendants(), "processes the tour left")
 }
 

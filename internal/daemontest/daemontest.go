@@ -12,7 +12,6 @@
 package daemontest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/pty"
+	"daemon-steps/internal/reaper"
 )
 
 // Time limits. They bound waits that normally end in milliseconds, so that a
@@ -57,11 +57,6 @@ const (
 // the processes they start inherit it, which is how cleanup finds them.
 const markerEnv = "DAEMONTEST_SANDBOX"
 
-// claimed holds the pids of the children that a test waits for itself: the
-// launchers that Run waits for, and servers whose exit status a test
-// collects. The sweep for orphaned zombies leaves them alone.
-var claimed sync.Map
-
 // Binary is the program under test, built by Main.
 var Binary string
 
@@ -78,8 +73,8 @@ func Main(m *testing.M) int {
 	}
 	// Orphaned daemons started by the tests come back to this process
 	// instead of init, so their exits can be seen and their zombies reaped.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "daemontest: become a child subreaper: %v\n", err)
+	if err := reaper.BecomeSubreaper(); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "daemontest")
@@ -99,7 +94,7 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if left := sweepZombies(); len(left) > 0 {
+	if left := reaper.Sweep(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "daemontest: reaped zombies that no test claimed: %v\n", left)
 	}
 	if left := liveChildren(); len(left) > 0 {
@@ -229,14 +224,12 @@ func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
 		cmd.Stderr = errOut
 	}
 	s.t.Logf("run %s", strings.Join(cmd.Args, " "))
-	if err := cmd.Start(); err != nil {
+	if err := reaper.Start(cmd); err != nil {
 		return Result{}, err
 	}
 	r := Result{Pid: cmd.Process.Pid}
-	claimed.Store(r.Pid, true)
-	defer claimed.Delete(r.Pid)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- reaper.Wait(cmd) }()
 	select {
 	case <-done:
 	case <-time.After(LaunchTimeout):
@@ -358,88 +351,19 @@ func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
 	require.Eventually(s.t, cond, Settle, poll, fmt.Sprintf(msg, args...))
 }
 
-// processes returns the processes launched from this sandbox: those whose
-// environment holds the marker, and their descendants, zombies included.
-func (s *Sandbox) processes() map[int]proc.Stat {
-	all, _ := proc.All()
-	mine := make(map[int]proc.Stat)
-	marker := []byte(markerEnv + "=" + s.Dir + "\x00")
-	for _, st := range all {
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
-		if err == nil && bytes.Contains(env, marker) && st.Pid != os.Getpid() {
-			mine[st.Pid] = st
-		}
-	}
-	// Add descendants until no more are found: a zombie has no environment
-	// left to read, but its parent is still known.
-	for grew := true; grew; {
-		grew = false
-		for _, st := range all {
-			if _, ok := mine[st.Pid]; ok {
-				continue
-			}
-			if _, ok := mine[st.PPid]; ok {
-				mine[st.Pid] = st
-				grew = true
-			}
-		}
-	}
-	return mine
-}
+// marker is the environment entry that every process launched from the
+// sandbox carries.
+func (s *Sandbox) marker() string { return markerEnv + "=" + s.Dir + "\x00" }
 
-// killAll kills every process launched from the sandbox and reaps each one
-// that has become a child of the test process. It fails the test if any
-// is still there after cleanupTimeout.
+// killAll kills every process launched from the sandbox, with the
+// processes they started, and reaps each one that has become a child of the
+// test process. It fails the test if any is still there after
+// cleanupTimeout.
 func (s *Sandbox) killAll() {
-	known := make(map[int]bool)
-	deadline := time.Now().Add(cleanupTimeout)
-	for {
-		for pid := range s.processes() {
-			known[pid] = true
-		}
-		for pid := range known {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-				delete(known, pid) // gone: reaped by us or by its own parent
-				continue
-			}
-			unix.Kill(pid, unix.SIGKILL)
-			// Orphans come to us, the subreaper. A process that is not (yet)
-			// our child answers ECHILD; the next round tries again.
-			unix.Wait4(pid, nil, unix.WNOHANG, nil)
-		}
-		if len(known) == 0 {
-			sweepZombies()
-			return
-		}
-		if time.Now().After(deadline) {
-			var left []string
-			for pid := range known {
-				st, _ := proc.ReadStat(pid)
-				left = append(left, fmt.Sprintf("%d (%s, state %c, ppid %d)", pid, st.Comm, st.State, st.PPid))
-			}
-			s.t.Errorf("processes outlive the test: %s", strings.Join(left, ", "))
-			return
-		}
-		time.Sleep(poll)
+	if err := reaper.KillMarked(s.marker(), cleanupTimeout); err != nil {
+		s.t.Errorf("processes outlive the test: %v", err)
 	}
-}
-
-// sweepZombies reaps the zombie children of the test process that no
-// launcher accounts for, and returns their pids. They are orphans that came
-// to this subreaper after they exited, such as a server that failed to
-// start after its launcher had gone: a zombie has no environment left to
-// tell which sandbox it came from.
-func sweepZombies() []int {
-	var reaped []int
-	kids, _ := proc.Children(os.Getpid())
-	for _, k := range kids {
-		if _, ok := claimed.Load(k.Pid); k.State == 'Z' && !ok {
-			if pid, err := unix.Wait4(k.Pid, nil, unix.WNOHANG, nil); err == nil && pid == k.Pid {
-				reaped = append(reaped, pid)
-			}
-		}
-	}
-	return reaped
+	reaper.Sweep() // orphans that exited before anything marked them
 }
 
 // liveChildren returns the children of the test process that still run.
@@ -537,7 +461,7 @@ func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
 // that have outlived their launchers: their parent is no longer a process
 // of the sandbox. Servers are; their workers and the launchers are not.
 func (s *Sandbox) Daemons() []int {
-	procs := s.processes()
+	procs := reaper.Marked(s.marker())
 	var daemons []int
 	for pid, st := range procs {
 		if _, inSandbox := procs[st.PPid]; !inSandbox && Alive(pid) {
@@ -552,24 +476,14 @@ func (s *Sandbox) Daemons() []int {
 // returns its exit status, or -1 if a signal ended it.
 func (s *Sandbox) WaitExit(pid int) int {
 	s.t.Helper()
-	claimed.Store(pid, true)
-	defer claimed.Delete(pid)
-	deadline := time.Now().Add(Settle)
-	for {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		require.NoError(s.t, err, "wait for %d, which should be a child of the test process", pid)
-		if got == pid {
-			if ws.Signaled() {
-				s.t.Logf("%d was killed by %v", pid, ws.Signal())
-				return -1
-			}
-			s.t.Logf("%d exited with status %d", pid, ws.ExitStatus())
-			return ws.ExitStatus()
-		}
-		require.True(s.t, time.Now().Before(deadline), "%d did not exit within %v", pid, Settle)
-		time.Sleep(poll)
+	ws, err := reaper.WaitExit(pid, Settle)
+	require.NoError(s.t, err)
+	if ws.Signaled() {
+		s.t.Logf("%d was killed by %v", pid, ws.Signal())
+		return -1
 	}
+	s.t.Logf("%d exited with status %d", pid, ws.ExitStatus())
+	return ws.ExitStatus()
 }
 
 // connectEnv, set in the environment of the test binary, makes Main connect

@@ -1,0 +1,202 @@
+// Package reaper lets a program that starts daemons, the tour or a test,
+// stop every process it caused and reap it.
+//
+// The program becomes a child subreaper, so that a daemon orphaned by its
+// launcher becomes its child rather than init's. It then has two kinds of
+// children: those that os/exec waits for (Start, Wait), and orphans that
+// nobody waits for, which it reaps itself (Reap, Sweep). Reaping a child
+// that exec.Cmd.Wait still waits for would leave Wait with ECHILD instead of
+// an exit status, so the two are kept apart. A group of processes is found
+// by a marker in their environment, which the processes they start inherit
+// (Marked, KillMarked).
+package reaper
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/proc"
+)
+
+// poll is how often the waits here look again.
+const poll = 5 * time.Millisecond
+
+// A process has one set of children, so there is one set of claims.
+var (
+	mu      sync.Mutex
+	claimed = make(map[int]bool) // children that someone else waits for
+)
+
+// BecomeSubreaper makes the calling process a child subreaper: processes
+// orphaned below it come to it instead of init.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become a child subreaper: %w", err)
+	}
+	return nil
+}
+
+// Start starts cmd and claims it for cmd.Wait, under the lock, so that no
+// sweep can see it in between.
+func Start(cmd *exec.Cmd) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	claimed[cmd.Process.Pid] = true
+	return nil
+}
+
+// Wait waits for a command that Start started, and releases its claim.
+func Wait(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	release(cmd.Process.Pid)
+	return err
+}
+
+func release(pid int) {
+	mu.Lock()
+	delete(claimed, pid)
+	mu.Unlock()
+}
+
+// Reap collects pid's exit status if it is an unclaimed child that has
+// exited; ok is false if it is not (yet).
+func Reap(pid int) (ws unix.WaitStatus, ok bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	if claimed[pid] {
+		return ws, false
+	}
+	got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	return ws, err == nil && got == pid
+}
+
+// WaitExit waits up to timeout for pid, a child that nobody else waits for
+// (such as an orphaned server), to exit, and returns its status. It claims
+// pid meanwhile, so that no sweep reaps it first.
+func WaitExit(pid int, timeout time.Duration) (unix.WaitStatus, error) {
+	mu.Lock()
+	claimed[pid] = true
+	mu.Unlock()
+	defer release(pid)
+	deadline := time.Now().Add(timeout)
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if err == nil && got == pid {
+			return ws, nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return 0, fmt.Errorf("wait for %d: %w", pid, err)
+			}
+			return 0, fmt.Errorf("%d did not exit within %v", pid, timeout)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// Sweep reaps every exited child that nobody waits for: orphans that came
+// here after they exited, such as the workers of a server that was killed,
+// or a server that failed to start after its launcher had gone. It returns
+// their pids.
+func Sweep() []int {
+	var reaped []int
+	kids, _ := proc.Children(os.Getpid())
+	for _, k := range kids {
+		if k.State != 'Z' {
+			continue
+		}
+		if _, ok := Reap(k.Pid); ok {
+			reaped = append(reaped, k.Pid)
+		}
+	}
+	return reaped
+}
+
+// Marked returns the processes whose environment holds marker (such as
+// "TOUR_SANDBOX=/tmp/tour123/07\x00"), and their descendants, zombies
+// included: a zombie has no environment left to read, but its parent is
+// still known. The calling process is left out.
+func Marked(marker string) map[int]proc.Stat {
+	all, _ := proc.All()
+	mine := make(map[int]proc.Stat)
+	for _, st := range all {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
+		if err == nil && bytes.Contains(env, []byte(marker)) && st.Pid != os.Getpid() {
+			mine[st.Pid] = st
+		}
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, st := range all {
+			if _, ok := mine[st.Pid]; ok {
+				continue
+			}
+			if _, ok := mine[st.PPid]; ok {
+				mine[st.Pid] = st
+				grew = true
+			}
+		}
+	}
+	return mine
+}
+
+// KillMarked kills every process that carries marker, with its
+// descendants, and reaps those that are (or become) children of the calling
+// process. It returns an error naming any that are still there after
+// timeout.
+func KillMarked(marker string, timeout time.Duration) error {
+	known := make(map[int]bool)
+	deadline := time.Now().Add(timeout)
+	for {
+		current := Marked(marker)
+		for pid := range current {
+			known[pid] = true
+		}
+		for pid := range known {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+				delete(known, pid) // gone: reaped here or by its own parent
+				continue
+			}
+			if _, ok := current[pid]; ok {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			// Orphans come here; one that is not a child yet answers
+			// ECHILD, and the next round tries again.
+			Reap(pid)
+		}
+		if len(known) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still there after SIGKILL: %s", describe(known))
+		}
+		time.Sleep(poll)
+	}
+}
+
+// describe names processes for an error message.
+func describe(pids map[int]bool) string {
+	var list []int
+	for pid := range pids {
+		list = append(list, pid)
+	}
+	sort.Ints(list)
+	var names []string
+	for _, pid := range list {
+		st, _ := proc.ReadStat(pid)
+		names = append(names, fmt.Sprintf("%d (%s, state %c, ppid %d)", pid, st.Comm, st.State, st.PPid))
+	}
+	return strings.Join(names, ", ")
+}
