@@ -11,9 +11,8 @@ import (
 
 // Limits of the logger.
 const (
-	logQueue    = 64               // messages waiting for the logging goroutine
-	syslogRetry = 10 * time.Second // how long to use the file after syslog failed
-	logFlush    = time.Second      // how long flush waits for queued messages
+	logQueue = 64          // messages waiting for the logging goroutine
+	logFlush = time.Second // how long flush waits for queued messages
 )
 
 // daemonLog is the server's logger, once startLogging has run.
@@ -96,30 +95,27 @@ func (l *logger) flush() {
 	}
 }
 
-// run writes the queued messages to syslog, connecting when it has to, and
-// to the file while the syslog daemon does not answer. After a failure it
-// tries syslog again once syslogRetry has passed.
+// run writes the queued messages to syslog, and to the file while the
+// syslog daemon does not answer. Without a connection it tries to connect
+// again for each message: a syslog daemon started or restarted after the
+// server is used from its first message on, and a failed connect to a Unix
+// socket costs microseconds, in this goroutine only.
 func (l *logger) run() {
 	var w *syslog.Writer
-	var retry time.Time
 	for m := range l.queue {
 		if m.flushed != nil {
 			close(m.flushed)
 			continue
 		}
-		if w == nil && time.Now().After(retry) {
-			var err error
-			w, err = syslog.Dial("unixgram", l.syslogPath, syslog.LOG_DAEMON|syslog.LOG_INFO, progName)
-			if err != nil {
-				w, retry = nil, time.Now().Add(syslogRetry)
-			}
+		if w == nil {
+			w, _ = syslog.Dial("unixgram", l.syslogPath, syslog.LOG_DAEMON|syslog.LOG_INFO, progName)
 		}
 		if w != nil {
 			if err := writeSyslog(w, m); err == nil {
 				continue
 			}
 			w.Close()
-			w, retry = nil, time.Now().Add(syslogRetry)
+			w = nil
 		}
 		l.writeFile(m)
 	}

@@ -920,6 +920,19 @@ func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
 	require.Equal(t, 0, s.WaitExit(server), "the server exits on SIGTERM")
 }
 
+// Test that a server that found no syslog daemon at its start uses one
+// that appears later (recommendation 11).
+func TestUsesSyslogStartedLater(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start() // nothing listens at -syslog yet: the start goes to the file
+	logs := s.ListenSyslog()
+	s.Signal(server, syscall.SIGTERM)
+	require.Equal(t, 0, s.WaitExit(server))
+	stop := logs.WaitFor("stop")
+	require.Equal(t, server, stop.Pid)
+}
+
 // Test that a fatal error of the Go runtime leaves its trace in the -log
 // file: SIGQUIT makes the runtime write every goroutine's stack to
 // descriptor 2 and exit (recommendation 11).
