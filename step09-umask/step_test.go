@@ -521,32 +521,41 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 // file's path is refused, and left as it was (recommendation 7).
 func TestPidFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
-	for name, create := range map[string]func(s *daemontest.Sandbox) error{
-		"symbolic link": func(s *daemontest.Sandbox) error {
-			target := filepath.Join(s.Dir, "precious")
+	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
+}
+
+// requireRefusesNonRegularFile requires that the program refuses to start,
+// with one line, when the file its -flag names is a symbolic link, a
+// directory, a FIFO or a device (/dev/null), and that it leaves the file
+// as it was. pathOf gives the flag's path in a sandbox.
+func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemontest.Sandbox) string) {
+	for name, create := range map[string]func(path, dir string) error{
+		"symbolic link": func(path, dir string) error {
+			target := filepath.Join(dir, "precious")
 			if err := os.WriteFile(target, []byte("keep me\n"), 0o600); err != nil {
 				return err
 			}
-			return os.Symlink(target, s.PidFile)
+			return os.Symlink(target, path)
 		},
-		"directory": func(s *daemontest.Sandbox) error { return os.Mkdir(s.PidFile, 0o700) },
-		"FIFO":      func(s *daemontest.Sandbox) error { return unix.Mkfifo(s.PidFile, 0o600) },
-		"device":    func(s *daemontest.Sandbox) error { return os.Symlink("/dev/null", s.PidFile) },
+		"directory": func(path, _ string) error { return os.Mkdir(path, 0o700) },
+		"FIFO":      func(path, _ string) error { return unix.Mkfifo(path, 0o600) },
+		"device":    func(path, _ string) error { return os.Symlink("/dev/null", path) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoError(t, create(s))
+			path := pathOf(s)
+			require.NoError(t, create(path, s.Dir))
 			args := s.Flags()
 			if name == "device" {
-				args = append(args, "-pidfile", "/dev/null")
+				args = append(args, "-"+flag, "/dev/null")
 			}
-			before := snapshot(t, s.PidFile)
+			before := snapshot(t, path)
 			devNull := snapshot(t, "/dev/null")
 			r := s.Run(s.Command(args...))
 			require.NotEqual(t, 0, r.Code)
 			requireOneLine(t, r.Stderr)
-			require.Equal(t, before, snapshot(t, s.PidFile), "the %s is untouched", name)
+			require.Equal(t, before, snapshot(t, path), "the %s is untouched", name)
 			require.Equal(t, devNull, snapshot(t, "/dev/null"))
 			s.Eventually(func() bool { return len(s.Daemons()) == 0 }, "no server runs")
 		})
