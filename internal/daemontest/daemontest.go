@@ -83,6 +83,10 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if sources, err = buildInputs(); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
+		return 1
+	}
 	Binary = filepath.Join(dir, "echod")
 	build := exec.Command("go", "build", "-o", Binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -102,6 +106,56 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// sources lists the files that go build reads to make Binary: the non-test
+// files of every package of this module that the program is built from,
+// and the module's go.mod and go.sum.
+var sources []string
+
+// readSourcesOnce reads them, once per test process; see buildInputs.
+var readSourcesOnce sync.Once
+
+// buildInputs returns the files to put in sources.
+//
+// Go's test cache reuses a result while the test binary, its environment
+// and the files the test process opened are unchanged, and the program is
+// built by "go build", not linked into the test binary: so the test
+// process itself reads every file that the build reads (New does, once),
+// and a change to any of them makes "go test" run the tests again instead
+// of printing "(cached)". It must happen during m.Run: only then does the
+// testing package log the files a test opens.
+func buildInputs() ([]string, error) {
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		`{{if and .Module .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .CgoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{with .Module.GoMod}}{{.}}
+{{end}}{{end}}`, ".").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps .: %w", err)
+	}
+	var files []string
+	seen := make(map[string]bool)
+	for _, f := range strings.Fields(string(out)) {
+		if !seen[f] {
+			seen[f] = true
+			files = append(files, f)
+		}
+		if sum := strings.TrimSuffix(f, ".mod") + ".sum"; strings.HasSuffix(f, "go.mod") && !seen[sum] {
+			seen[sum] = true
+			files = append(files, sum)
+		}
+	}
+	return files, nil
+}
+
+// readSources reads every file in sources, so that the test cache keys on
+// them (see buildInputs). A missing go.sum is no error.
+func readSources() {
+	for _, f := range sources {
+		os.ReadFile(f)
+	}
 }
 
 // programFlags asks the program for its usage message and returns the names
@@ -142,6 +196,7 @@ type Sandbox struct {
 // the 107 bytes a Unix socket address holds.
 func New(t testing.TB) *Sandbox {
 	t.Helper()
+	readSourcesOnce.Do(readSources)
 	dir, err := os.MkdirTemp("", "ds")
 	require.NoError(t, err)
 	s := &Sandbox{
