@@ -268,6 +268,25 @@ func detail(phase, name string, run *testRun) string {
 	return fmt.Sprintf("%s, %s:\n    %s", phase, name, strings.Join(lines, "\n    "))
 }
 
+// requirementPrefix begins every test's doc comment: the requirement the
+// lab's README states for the test.
+const requirementPrefix = "Test that "
+
+// judgeReadme adds a violation for each test of the lab that its README.md
+// does not name with a requirement: a line "- `TestName`: Test that ...".
+func (v *verdict) judgeReadme(l *lab, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		return err
+	}
+	for _, t := range append(append([]testFunc(nil), l.newTests...), l.oldTests...) {
+		if !strings.Contains(string(b), "\n- `"+t.Name+"`: "+requirementPrefix) {
+			v.violations = append(v.violations, fmt.Sprintf("README.md states no requirement for %s: its doc comment in %s must begin %q", t.Name, l.step.Name, requirementPrefix))
+		}
+	}
+	return nil
+}
+
 // inOrder returns names in the order of tests.
 func inOrder(tests []testFunc, names []string) []string {
 	var out []string
@@ -297,6 +316,9 @@ func checkStep(root string, n int) (*verdict, error) {
 		return nil, err
 	}
 	v := &verdict{}
+	if err := v.judgeReadme(l, dir); err != nil {
+		return nil, err
+	}
 	before, err := goTest(dir, l.module)
 	if err != nil {
 		return nil, err
@@ -358,10 +380,10 @@ func inside(path, root string) bool {
 // check runs checkStep for step only, or for every step from 02 on, one
 // after the other (the machine is small), and prints a line for each. It
 // returns the command's exit status.
-func check(root string, only int, stdout, stderr io.Writer) int {
+func check(root string, only int, onlyName string, stdout, stderr io.Writer) int {
 	var want []int
 	if only != 0 {
-		if _, _, err := findLab(root, only); err != nil {
+		if _, _, err := findLab(root, only, onlyName); err != nil {
 			fmt.Fprintf(stderr, "lab: %v\n", err)
 			return 2
 		}
@@ -373,12 +395,12 @@ func check(root string, only int, stdout, stderr io.Writer) int {
 			return 1
 		}
 		for _, s := range list {
-			if s.N >= firstLab && s.N <= lastLab {
+			if s.N >= firstLab {
 				want = append(want, s.N)
 			}
 		}
 		if len(want) == 0 {
-			fmt.Fprintf(stderr, "lab: no step from %02d to %02d in %s\n", firstLab, lastLab, root)
+			fmt.Fprintf(stderr, "lab: no step from %02d on in %s\n", firstLab, root)
 			return 1
 		}
 	}

@@ -35,13 +35,15 @@ func refuse(format string, args ...any) error {
 // options says which lab to write where.
 type options struct {
 	root     string // the repository's top directory
-	step     int    // the lab's step, 2 to 12
+	step     int    // the lab's step, 2 or later
+	stepName string // the step's directory name, if -step gave it
 	dir      string // where to write it: a new or empty directory
 	solution bool   // also write step N's code into dir/_solution
 }
 
 // lab is what went into a lab.
 type lab struct {
+	root      string     // the repository it comes from
 	module    string     // its module path: "lab07"
 	step      steps.Step // the step whose tests it holds
 	prev      steps.Step // the step whose code it starts from
@@ -53,18 +55,25 @@ type lab struct {
 }
 
 // findLab returns step n and the step before it, refusing an n that has
-// no lab.
-func findLab(root string, n int) (step, prev steps.Step, err error) {
-	if n < firstLab || n > lastLab {
-		return step, prev, refuse("-step %d: there is a lab for steps %d to %d", n, firstLab, lastLab)
-	}
+// no lab, and a name (if not "") that is not step n's directory.
+func findLab(root string, n int, name string) (step, prev steps.Step, err error) {
 	list, err := steps.List(root)
 	if err != nil {
 		return step, prev, err
 	}
+	last := firstLab
+	if len(list) > 0 {
+		last = max(last, list[len(list)-1].N)
+	}
+	if n < firstLab || n > last {
+		return step, prev, refuse("-step %d: there is a lab for steps %d to %d", n, firstLab, last)
+	}
 	step, ok := steps.Find(list, n)
 	if !ok {
 		return step, prev, refuse("-step %d: there is no step%02d-* directory in %s", n, n, root)
+	}
+	if name != "" && name != step.Name {
+		return step, prev, refuse("-step %s: step %02d's directory is %s", name, n, step.Name)
 	}
 	prev, ok = steps.Find(list, n-1)
 	if !ok {
@@ -75,14 +84,14 @@ func findLab(root string, n int) (step, prev steps.Step, err error) {
 
 // generate writes the lab that o asks for.
 func generate(o options) (*lab, error) {
-	step, prev, err := findLab(o.root, o.step)
+	step, prev, err := findLab(o.root, o.step, o.stepName)
 	if err != nil {
 		return nil, err
 	}
 	if err := emptyDir(o.dir); err != nil {
 		return nil, err
 	}
-	l := &lab{module: fmt.Sprintf("lab%02d", o.step), step: step, prev: prev}
+	l := &lab{root: o.root, module: fmt.Sprintf("lab%02d", o.step), step: step, prev: prev}
 	if err := l.write(o); err != nil {
 		// The directory was empty or new: leave it so.
 		ents, _ := os.ReadDir(o.dir)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,8 +117,11 @@ func TestStep2LabBuildsOnItsOwn(t *testing.T) {
 	}
 	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
 	require.NoError(t, err)
-	require.Contains(t, string(readme), "- `TestServerHoldsNoInheritedDescriptor`: Test that ")
-	require.NotContains(t, string(readme), "TestLauncherReturnsWhileServerServes", "only the tests step 02 adds are listed")
+	added, kept, ok := strings.Cut(string(readme), "They pass now")
+	require.Truef(t, ok, "the README has a list of the tests the lab adds, then of those that pass now:\n%s", readme)
+	require.Containsf(t, added, "- `TestServerHoldsNoInheritedDescriptor`: Test that ", "step 02's test is listed with its requirement among those the lab adds")
+	require.NotContainsf(t, added, "TestLauncherReturnsWhileServerServes", "step 01's tests are not among those the lab adds")
+	require.Containsf(t, kept, "- `TestLauncherReturnsWhileServerServes`: Test that ", "step 01's tests are listed with their requirement among those that pass now")
 
 	goCmd(t, dir, "vet", "./...")
 }
@@ -158,9 +162,12 @@ func TestRefusesWithOneLine(t *testing.T) {
 	full := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(full, "keep"), []byte("mine"), 0o644))
 	file := filepath.Join(full, "keep")
-	// A repository whose steps stop at 02.
+	list, err := steps.List(root)
+	require.NoError(t, err)
+	last := list[len(list)-1].N
+	// A repository with steps 01, 02 and 04.
 	short := t.TempDir()
-	for _, name := range []string{"go.mod", "step01-one/main.go", "step02-two/main.go", "step02-two/step_test.go"} {
+	for _, name := range []string{"go.mod", "step01-one/main.go", "step02-two/main.go", "step02-two/step_test.go", "step04-four/main.go"} {
 		path := filepath.Join(short, name)
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte("module x\n"), 0o644))
@@ -170,15 +177,15 @@ func TestRefusesWithOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		"non-empty directory":   {[]string{"-root", root, "-step", "2", "-o", full}, "is not empty"},
-		"a file":                {[]string{"-root", root, "-step", "2", "-o", file}, "is not a directory"},
-		"step 1":                {[]string{"-root", root, "-step", "1", "-o", t.TempDir()}, "steps 2 to 12"},
-		"step 13":               {[]string{"-root", root, "-step", "13", "-o", t.TempDir()}, "steps 2 to 12"},
-		"a step not written":    {[]string{"-root", short, "-step", "5", "-o", t.TempDir()}, "no step05-* directory"},
-		"check a step not made": {[]string{"-root", short, "-check", "-step", "5"}, "no step05-* directory"},
-		"no -o":                 {[]string{"-root", root, "-step", "2"}, "-o DIR is missing"},
-		"no -step":              {[]string{"-root", root, "-o", t.TempDir()}, "-step N is missing"},
-		"-check with -o":        {[]string{"-root", root, "-check", "-o", t.TempDir()}, "takes no -o"},
+		"non-empty directory":     {[]string{"-root", root, "-step", "2", "-o", full}, "is not empty"},
+		"a file":                  {[]string{"-root", root, "-step", "2", "-o", file}, "is not a directory"},
+		"step 1":                  {[]string{"-root", root, "-step", "1", "-o", t.TempDir()}, fmt.Sprintf("steps 2 to %d", last)},
+		"the step after the last": {[]string{"-root", root, "-step", strconv.Itoa(last + 1), "-o", t.TempDir()}, fmt.Sprintf("steps 2 to %d", last)},
+		"a step not written":      {[]string{"-root", short, "-step", "3", "-o", t.TempDir()}, "no step03-* directory"},
+		"check a step not made":   {[]string{"-root", short, "-check", "-step", "3"}, "no step03-* directory"},
+		"no -o":                   {[]string{"-root", root, "-step", "2"}, "-o DIR is missing"},
+		"no -step":                {[]string{"-root", root, "-o", t.TempDir()}, "-step N is missing"},
+		"-check with -o":          {[]string{"-root", root, "-check", "-o", t.TempDir()}, "takes no -o"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -370,34 +377,80 @@ func TestCheckJudgesTestRuns(t *testing.T) {
 	require.Contains(t, v.details[0], "syntax error")
 }
 
-// Test that every lab has its text, and that the SPEC's row for each step
-// is copied word for word, when the SPEC is beside the repository (in
-// ../shared, as on the developers' machines and in CI).
-func TestInfoMatchesSpec(t *testing.T) {
-	for n := firstLab; n <= lastLab; n++ {
-		in, ok := info[n]
-		require.True(t, ok, "step %d", n)
-		for _, s := range []string{in.Title, in.Recommend, in.Why, in.Server, in.SeenBy, in.Before} {
-			require.NotEmpty(t, s, "step %d", n)
+// Test that every lab has what its README needs from the repository: a
+// row of PROPERTIES.md for its step, and hints for each of the twelve.
+func TestEveryLabHasPropertiesAndHints(t *testing.T) {
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, propertiesFile)); err != nil {
+		t.Skipf("no %s in the repository yet: %v", propertiesFile, err)
+	}
+	list, err := steps.List(root)
+	require.NoError(t, err)
+	for _, st := range list {
+		if st.N < firstLab {
+			continue
 		}
-		require.NotEmpty(t, in.Hints, "step %d", n)
-	}
-	spec, err := os.ReadFile(filepath.Join(repoRoot(t), "..", "shared", "SPEC.md"))
-	if err != nil {
-		t.Skipf("no SPEC.md beside the repository: %v", err)
-	}
-	rows := make(map[string][]string)
-	for _, line := range strings.Split(string(spec), "\n") {
-		cells := strings.Split(line, " | ")
-		if len(cells) == 4 && strings.HasPrefix(line, "| ") {
-			rows[strings.TrimPrefix(cells[0], "| ")] = cells[1:]
+		props, err := stepProperties(root, st.N)
+		require.NoErrorf(t, err, "the lab of %s states what the server must do from its row of %s", st.Name, propertiesFile)
+		_, name, _ := strings.Cut(st.Name, "-")
+		require.Equalf(t, fmt.Sprintf("%02d %s", st.N, name), props[0].Key, "the first row of %s for step %02d is named after its directory %s", propertiesFile, st.N, st.Name)
+		for _, p := range props {
+			require.NotEmptyf(t, p.Server, "%s row %q: what the server does", propertiesFile, p.Key)
+			require.NotEmptyf(t, p.SeenBy, "%s row %q: seen through", propertiesFile, p.Key)
+			require.NotEmptyf(t, p.Before, "%s row %q: the previous step instead", propertiesFile, p.Key)
+		}
+		if st.N <= 12 {
+			require.NotEmptyf(t, info[st.N].Hints, "lab/info.go has hints for lab %02d", st.N)
 		}
 	}
-	for n := firstLab; n <= lastLab; n++ {
-		in := info[n]
-		key := fmt.Sprintf("%02d %s", n, in.Title)
-		row, ok := rows[key]
-		require.True(t, ok, "SPEC.md has a row %q", key)
-		require.Equal(t, []string{in.Server, in.SeenBy, in.Before + " |"}, row, "step %d", n)
+}
+
+// Test that every test of every step begins its doc comment with "Test
+// that": the sentence is the requirement that the labs' READMEs state, and
+// lab -check fails a lab whose README lacks it.
+func TestEveryTestStatesItsRequirement(t *testing.T) {
+	list, err := steps.List(repoRoot(t))
+	require.NoError(t, err)
+	for _, st := range list {
+		tests, err := testFuncs(st.Dir)
+		require.NoError(t, err)
+		for _, tf := range tests {
+			require.Truef(t, strings.HasPrefix(tf.Doc, requirementPrefix),
+				"%s/%s: a lab's README states each test's requirement from its doc comment, which must begin %q; it is %q",
+				st.Name, tf.Name, requirementPrefix, tf.Doc)
+		}
+	}
+}
+
+// Test that -step takes a step's number with or without its leading zero
+// (so 08 and 09 are not octal) and a step directory's name, and refuses
+// anything else with one line and status 2.
+func TestStepFlagTakesNumberOrDirectory(t *testing.T) {
+	root := repoRoot(t)
+	list, err := steps.List(root)
+	require.NoError(t, err)
+	for _, st := range list {
+		if st.N < firstLab {
+			continue
+		}
+		for _, arg := range []string{strconv.Itoa(st.N), fmt.Sprintf("%02d", st.N), st.Name} {
+			n, name, err := parseStep(arg)
+			require.NoErrorf(t, err, "-step %s", arg)
+			require.Equalf(t, st.N, n, "-step %s is step %d", arg, st.N)
+			got, _, err := findLab(root, n, name)
+			require.NoErrorf(t, err, "-step %s", arg)
+			require.Equalf(t, st.Name, got.Name, "-step %s", arg)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "lab08")
+	var stdout, stderr bytes.Buffer
+	require.Equalf(t, 0, run([]string{"-root", root, "-step", "08", "-o", dir}, &stdout, &stderr), "lab -step 08 -o %s: %s", dir, stderr.String())
+	require.FileExistsf(t, filepath.Join(dir, "README.md"), "lab -step 08 wrote lab 08")
+
+	for _, bad := range []string{"x", "8x", "-1", "+8", "step", "stepx-y", "step08-lock", "0x8"} {
+		var stdout, stderr bytes.Buffer
+		require.Equalf(t, 2, run([]string{"-root", root, "-step", bad, "-o", t.TempDir()}, &stdout, &stderr), "-step %q is refused with status 2", bad)
+		require.Equalf(t, 1, strings.Count(stderr.String(), "\n"), "-step %q: one line on standard error, got %q", bad, stderr.String())
+		require.Truef(t, strings.HasPrefix(stderr.String(), "lab: -step "), "-step %q: the line names the flag, got %q", bad, stderr.String())
 	}
 }

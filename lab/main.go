@@ -4,6 +4,9 @@
 //	go run ./lab -step 7 -o DIR [-solution]
 //	go run ./lab -check [-step N]
 //
+// -step takes a step's number, with or without its leading zero (8, 08),
+// or its directory's name (step08-pidfile).
+//
 // A lab for step N is a Go module of its own in DIR (module path labNN):
 // the code of step N-1 to start from, the tests of step N, copies of the
 // packages they import (internal/daemontest and internal/proc) with their
@@ -29,6 +32,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"daemon-steps/internal/steps"
 )
@@ -42,7 +47,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("lab", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	step := fl.Int("step", 0, "the lab's step `N`, 2 to 12")
+	stepArg := fl.String("step", "", "the lab's `step`: its number (8 or 08) or its directory's name (step08-pidfile)")
 	dir := fl.String("o", "", "write the lab into `DIR`, a new or empty directory")
 	solution := fl.Bool("solution", false, "also write step N's code into DIR/"+solutionDir+", for the instructor")
 	checkAll := fl.Bool("check", false, "check that each step's lab fails on its new tests only and passes with the step's code")
@@ -64,13 +69,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	step, stepName, err := parseStep(*stepArg)
+	if err != nil {
+		return fail(err)
+	}
 	switch {
 	case fl.NArg() > 0:
 		return fail(refuse("unexpected argument %q", fl.Arg(0)))
 	case *checkAll && (*dir != "" || *solution):
 		return fail(refuse("-check writes no lab: it takes no -o or -solution"))
-	case !*checkAll && *step == 0:
-		return fail(refuse("-step N is missing: which step's lab (%d to %d)?", firstLab, lastLab))
+	case !*checkAll && step == 0:
+		return fail(refuse("-step N is missing: which step's lab (%d or later)?", firstLab))
 	case !*checkAll && *dir == "":
 		return fail(refuse("-o DIR is missing: where to write the lab?"))
 	}
@@ -83,16 +92,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *checkAll {
-		return check(*root, *step, stdout, stderr)
+		return check(*root, step, stepName, stdout, stderr)
 	}
-	l, err := generate(options{root: *root, step: *step, dir: *dir, solution: *solution})
+	l, err := generate(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
 	if err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(stdout, "wrote lab %02d into %s: the code of %s, the tests of %s (%d new)\n",
-		*step, *dir, l.prev.Name, l.step.Name, len(l.newTests))
+		step, *dir, l.prev.Name, l.step.Name, len(l.newTests))
 	if *solution {
 		fmt.Fprintf(stdout, "the solution is in %s/%s: remove it before you hand the lab out\n", *dir, solutionDir)
 	}
 	return 0
+}
+
+// parseStep reads -step: a number in decimal, so that "08" is 8 and not a
+// bad octal number, or a step directory's name, "step08-pidfile", whose
+// name findLab checks against the directory. "" is 0, no step.
+func parseStep(arg string) (n int, name string, err error) {
+	if arg == "" {
+		return 0, "", nil
+	}
+	digits := arg
+	if rest, ok := strings.CutPrefix(arg, "step"); ok {
+		digits, _, _ = strings.Cut(rest, "-")
+		if digits != rest {
+			name = arg
+		}
+	}
+	n, err = strconv.Atoi(digits)
+	if err != nil || n < 0 || strings.HasPrefix(digits, "+") {
+		return 0, "", refuse("-step %q: give a step's number (8 or 08) or its directory's name (step08-pidfile)", arg)
+	}
+	return n, name, nil
 }

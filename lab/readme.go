@@ -72,20 +72,32 @@ func unlink(text string) string {
 	return relativeLink.ReplaceAllString(text, "$1")
 }
 
-// labReadme writes the student's README.md for lab l.
+// labReadme writes the student's README.md for lab l: the step's title,
+// recommendation and why from its README.md; what the server must do from
+// its row of PROPERTIES.md and the flags its code defines; and every
+// requirement the tests check, from each test's doc comment, so that the
+// README and the tests cannot drift apart.
 func labReadme(l *lab) (string, error) {
-	in := info[l.step.N]
-	recommend, why := in.Recommend, in.Why
 	b, err := os.ReadFile(filepath.Join(l.step.Dir, "README.md"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	if r, w := readmeSections(string(b)); r != "" || w != "" {
-		recommend, why = r, w
+	recommend, why := readmeSections(string(b))
+	title := readmeTitle(string(b))
+	if title == "" {
+		title = l.step.Name
 	}
-	title := in.Title
-	if t := readmeTitle(string(b)); t != "" {
-		title = t
+	props, err := stepProperties(l.root, l.step.N)
+	if err != nil {
+		return "", err
+	}
+	flags, err := stepFlags(l.step.Dir)
+	if err != nil {
+		return "", err
+	}
+	had, err := stepFlags(l.prev.Dir)
+	if err != nil {
+		return "", err
 	}
 
 	var out strings.Builder
@@ -109,24 +121,29 @@ func labReadme(l *lab) (string, error) {
 	}
 
 	p("## What your server must do\n\n")
-	p("When you are done, the server %s.\n\n", in.Server)
-	p("You can see it through: %s.\n\n", in.SeenBy)
-	p("The code as it is %s.\n\n", in.Before)
-
-	p("## What the tests check\n\n")
-	p("The tests are in %s. They build the program in this directory, start it as a shell would, and look at the server through /proc. "+
-		"These are the ones this lab adds, which fail on the code as it is:\n\n", quoteList(l.testFiles))
-	for _, t := range l.newTests {
-		if t.Doc != "" {
-			p("- `%s`: %s\n", t.Name, t.Doc)
-		} else {
-			p("- `%s`\n", t.Name)
-		}
+	p("When you are done, the server %s.\n\n", strings.TrimSuffix(props[0].Server, "."))
+	for _, more := range props[1:] {
+		p("It also %s.\n\n", strings.TrimSuffix(more.Server, "."))
 	}
-	p("\nThe other %d tests check the echo service, the command line and what %s. "+
-		"They pass now, and they must still pass when you are done. Change the program, not the tests.\n\n", len(l.oldTests), earlier+" taught")
+	p("You can see it through: %s.\n\n", props[0].SeenBy)
+	p("The code as it is %s.\n\n", strings.TrimSuffix(props[0].Before, "."))
+	writeFlags(p, flags, had)
 
-	p("## How to run them\n\n")
+	p("## What the tests require\n\n")
+	p("The tests are in %s. They build the program in this directory, start it as a shell would, and look at the server through /proc. "+
+		"Each line below is a test's name and what it requires, word for word from the test's own comment.\n\n", quoteList(l.testFiles))
+	p("These %d tests are the ones this lab adds. They fail on the code as it is:\n\n", len(l.newTests))
+	for _, t := range l.newTests {
+		p("- `%s`: %s\n", t.Name, t.Doc)
+	}
+	p("\nThese %d check the echo service, the command line and what %s taught. "+
+		"They pass now, and they must still pass when you are done. Change the program, not the tests.\n\n", len(l.oldTests), earlier)
+	for _, t := range l.oldTests {
+		p("- `%s`: %s\n", t.Name, t.Doc)
+	}
+	p("\n")
+
+	p("## How to run them, and read a failure\n\n")
 	p("You need Go, and nothing else. In this directory:\n\n")
 	p("    go test ./...                  # every test; ok when all pass\n")
 	if len(l.newTests) > 0 {
@@ -135,15 +152,24 @@ func labReadme(l *lab) (string, error) {
 	}
 	p("    go test -json ./...            # the same, for a program to read\n\n")
 	p("`-run` takes a regular expression: `-run 'TestA|TestB'` runs two tests. " +
-		"A test that fails prints what it did and what it saw, step by step: read it from the top.\n\n")
+		"You need no `-count=1`: the tests read every source file of the program, so Go runs them again whenever you change one, and prints `(cached)` only when nothing changed.\n\n")
+	p("A failing test prints a block like this one:\n\n")
+	p("    --- FAIL: TestName (0.05s)\n")
+	p("        step_test.go:123:\n")
+	p("            Error:      Not equal: expected: 0  actual: 1\n")
+	p("            Messages:   what was checked, in words: what was expected, what was seen (the pid, the /proc line, the mode) ...\n\n")
+	p("Read `Messages:` first: it says what the server should do and what it did. `Error:` gives the raw values, " +
+		"and the lines the test logged above it (with `-v`, or when it fails) show the few steps it took: the launch, the server's pid, the /proc lines it read. " +
+		"The test named in `--- FAIL` is listed above with its requirement; when it has subtests, their names (after the `/`) say which case failed. " +
+		"A test that fails because the launcher failed shows the launcher's exit status and standard error first: fix that before anything else.\n\n")
 	p("To try the server by hand:\n\n")
 	p("    go build -o echod . && ./echod -socket /tmp/lab.sock\n")
-	p("    printf 'hello\\n' | socat - UNIX-CONNECT:/tmp/lab.sock     # or: nc -U /tmp/lab.sock\n")
+	p("    printf 'hello\\n' | nc -U /tmp/lab.sock     # or socat - UNIX-CONNECT:/tmp/lab.sock\n")
 	p("    kill PID                       # the pid the launcher printed\n\n")
 	p("`./echod -h` lists the flags.\n\n")
 
 	p("## Hints\n\n")
-	for _, h := range in.Hints {
+	for _, h := range info[l.step.N].Hints {
 		p("- %s\n", h)
 	}
 	p("- `man 5 proc` describes every file under /proc, `man 2 NAME` a system call, and `go doc golang.org/x/sys/unix NAME` its Go wrapper.\n\n")
@@ -156,6 +182,32 @@ func labReadme(l *lab) (string, error) {
 			"and making sure that no test leaves a process behind.\n", quoteList(l.packages))
 	}
 	return out.String(), nil
+}
+
+// writeFlags writes the command line that the solution takes: the flags
+// of step N's code, with their defaults, and which of them the starting
+// code lacks. The tests pass each flag only when the program's -h lists it.
+func writeFlags(p func(string, ...any), flags, had []progFlag) {
+	if len(flags) == 0 {
+		return
+	}
+	old := make(map[string]bool)
+	for _, f := range had {
+		old[f.Name] = true
+	}
+	p("The command line, when you are done (the tests give each flag a path of their own, when `./echod -h` lists it):\n\n")
+	for _, f := range flags {
+		arg := ""
+		if f.Arg != "" {
+			arg = " " + f.Arg
+		}
+		isNew := ""
+		if !old[f.Name] {
+			isNew = " **New in this lab: add it.**"
+		}
+		p("- `-%s%s` (default `%s`): %s.%s\n", f.Name, arg, f.Default, f.Usage, isNew)
+	}
+	p("\n")
 }
 
 // quoteList formats names as `a`, `b` and `c`.
