@@ -1,6 +1,7 @@
 package main
 
 import (
+	"daemon-steps/internal/harness"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,9 +11,9 @@ import (
 // renderStep prints one step in depth: how the tour launched it, its
 // processes, and every property with its evidence.
 func renderStep(w io.Writer, r *Report, row Row, st style) {
-	p := Properties[min(row.Step.N, len(Properties))-1]
+	p := harness.Properties[min(row.Step.N, len(harness.Properties))-1]
 	fmt.Fprintf(w, "%s (%s)\n", st.paint(fmt.Sprintf("Step %02d, %s", row.Step.N, row.Title()), sgrBold), row.Step.Name)
-	if row.Step.N <= len(Properties) {
+	if row.Step.N <= len(harness.Properties) {
 		fmt.Fprintf(w, "From this step on, %s.\n", p.Claim)
 	}
 	if row.Err != nil {
@@ -23,7 +24,7 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	fmt.Fprintln(w)
 	renderLaunch(w, l, st)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, once %d connections had been opened and closed and one more held open", opened), sgrBold))
+	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, once %d connections had been opened and closed and one more held open", harness.Opened), sgrBold))
 	fmt.Fprintf(w, "  The tour (pid %d) is a child subreaper: the server, orphaned by its launcher, became its child.\n", r.Tour)
 	for _, line := range drawTree(l, row.Snap.Stat) {
 		fmt.Fprintln(w, "  "+line)
@@ -42,11 +43,11 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 }
 
 // renderLaunch tells how the tour started the step and what it said.
-func renderLaunch(w io.Writer, l *Launch, st style) {
+func renderLaunch(w io.Writer, l *harness.Launch, st style) {
 	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
 	fmt.Fprintf(w, "  From a shell (pid %d) that leads a session of its own and controls the terminal %s,\n", l.Shell, l.Terminal)
-	fmt.Fprintf(w, "  in the directory %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), leakedFd)
-	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.Args, l.Dir), " "), leakedFd)
+	fmt.Fprintf(w, "  in the directory %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), harness.LeakedFd)
+	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.FlagArgs, l.Dir), " "), harness.LeakedFd)
 	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
 		if line != "" {
 			fmt.Fprintln(w, "  "+line)
@@ -65,7 +66,7 @@ func relative(args []string, dir string) []string {
 }
 
 // handFlags are flags for trying the step by hand, outside any sandbox.
-func handFlags(l *Launch) string {
+func handFlags(l *harness.Launch) string {
 	var flags []string
 	for _, f := range []struct{ name, value string }{
 		{"socket", "/tmp/echod.sock"}, {"pidfile", "/tmp/echod.pid"}, {"log", "/tmp/echod.log"},
@@ -80,16 +81,16 @@ func handFlags(l *Launch) string {
 // renderChecklist prints each property with its mark, what it observed,
 // the evidence and the command to see it by hand. Property highlight, if
 // any, is in brackets.
-func renderChecklist(w io.Writer, cells [len(Properties)]Cell, highlight int, st style) {
+func renderChecklist(w io.Writer, cells [len(harness.Properties)]harness.Cell, highlight int, st style) {
 	for k, c := range cells {
-		p := Properties[k]
+		p := harness.Properties[k]
 		num := fmt.Sprintf(" %2d ", p.N)
 		if p.N == highlight {
 			num = fmt.Sprintf("[%2d]", p.N)
 		}
 		fmt.Fprintf(w, "%s %s %s %s\n", st.paint(num, sgrBold), pad(p.Column, 9), st.mark(c.Mark), st.paint(c.Value, sgrBold))
 		fmt.Fprintf(w, "       %s\n", st.paint(p.Claim, sgrDim))
-		if c.Mark == NotShown && c.Why != c.Value {
+		if c.Mark == harness.NotShown && c.Why != c.Value {
 			fmt.Fprintf(w, "       not shown: %s\n", c.Why)
 		}
 		for _, e := range c.Evidence {
@@ -100,11 +101,11 @@ func renderChecklist(w io.Writer, cells [len(Properties)]Cell, highlight int, st
 }
 
 // renderPid prints the checklist of a process the tour did not launch.
-func renderPid(w io.Writer, s *Subject, cells [len(Properties)]Cell, st style) {
+func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]harness.Cell, st style) {
 	snap := &s.Snap
 	fmt.Fprintf(w, "%s: %s\n", st.paint(fmt.Sprintf("pid %d (%s)", snap.Pid, snap.Stat.Comm), sgrBold), snap.Command())
 	if snap.StatErr == nil {
-		fmt.Fprintln(w, idsEvidence(snap.Stat)+fmt.Sprintf(", state %c", snap.Stat.State))
+		fmt.Fprintln(w, harness.IdsEvidence(snap.Stat)+fmt.Sprintf(", state %c", snap.Stat.State))
 	}
 	fmt.Fprintln(w)
 	renderChecklist(w, cells, 0, st)
@@ -113,14 +114,14 @@ func renderPid(w io.Writer, s *Subject, cells [len(Properties)]Cell, st style) {
 }
 
 // summarize counts which recommendations a process follows.
-func summarize(cells [len(Properties)]Cell) string {
+func summarize(cells [len(harness.Properties)]harness.Cell) string {
 	var yes, no, unknown []string
 	for k, c := range cells {
 		n := fmt.Sprint(k + 1)
 		switch c.Mark {
-		case Holds:
+		case harness.Holds:
 			yes = append(yes, n)
-		case Fails:
+		case harness.Fails:
 			no = append(no, n)
 		default:
 			unknown = append(unknown, n)

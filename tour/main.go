@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"daemon-steps/internal/harness"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,7 +24,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(tourCommand(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 const usage = `usage: go run ./tour [-step N | -pid PID]
@@ -40,9 +41,9 @@ showed and whether the recommendation holds (✓) or not (✗).
 Colour is used when standard output is a terminal and NO_COLOR is unset.
 `
 
-// run is the command, with its exit status: 0 when it did what was asked,
+// tourCommand is the tour command, with its exit status: 0 when it did what was asked,
 // 1 when it could not, 2 for a bad command line, 130 after Ctrl-C.
-func run(args []string, stdout, stderr io.Writer) int {
+func tourCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tour", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line below, not with the usage
 	stepArg := fs.String("step", "", "")
@@ -66,8 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opt := Options{}
 	if *stepArg != "" {
 		n, err := strconv.Atoi(strings.TrimLeft(*stepArg, "0"))
-		if err != nil || n < 1 || n > len(Properties) {
-			return complain(stderr, 2, "-step %q: want a step number from 1 to %d", *stepArg, len(Properties))
+		if err != nil || n < 1 || n > len(harness.Properties) {
+			return complain(stderr, 2, "-step %q: want a step number from 1 to %d", *stepArg, len(harness.Properties))
 		}
 		opt.Steps = []int{n}
 	}
@@ -89,7 +90,7 @@ func runTour(opt Options, stdout, stderr io.Writer, st style) int {
 		}
 	}()
 
-	report, err := Run(ctx, opt)
+	report, err := Tour(ctx, opt)
 	switch {
 	case ctx.Err() != nil:
 		return complain(stderr, 130, "interrupted; every process the tour started is stopped")
@@ -113,12 +114,12 @@ func runPid(arg string, stdout, stderr io.Writer, st style) int {
 	if err != nil || pid <= 0 {
 		return complain(stderr, 1, "-pid %q: not a process id", arg)
 	}
-	snap, err := TakeSnapshot(pid)
+	snap, err := harness.TakeSnapshot(pid)
 	if err != nil {
 		return complain(stderr, 1, "-pid %d: no such process", pid)
 	}
-	s := &Subject{Snap: snap}
-	renderPid(stdout, s, Check(s), st)
+	s := &harness.Subject{Snap: snap}
+	renderPid(stdout, s, harness.Check(s), st)
 	return 0
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"daemon-steps/internal/harness"
 	"io"
 	"os"
 	"strings"
@@ -46,23 +47,27 @@ func (st style) paint(s string, codes ...string) string {
 }
 
 // symbol is the one-character mark for m.
-func symbol(m Mark) string {
+func symbol(m harness.Mark) string {
 	switch m {
-	case Holds:
+	case harness.Holds:
 		return "✓"
-	case Fails:
+	case harness.Fails:
 		return "✗"
+	case harness.Classic:
+		return "≈"
 	}
 	return "–"
 }
 
 // mark draws the symbol for m in its colour.
-func (st style) mark(m Mark) string {
+func (st style) mark(m harness.Mark) string {
 	switch m {
-	case Holds:
+	case harness.Holds:
 		return st.paint(symbol(m), sgrGreen)
-	case Fails:
+	case harness.Fails:
 		return st.paint(symbol(m), sgrRed)
+	case harness.Classic:
+		return st.paint(symbol(m), sgrCyan)
 	}
 	return st.paint(symbol(m), sgrDim)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"daemon-steps/internal/harness"
 	"fmt"
 	"io"
 	"strings"
@@ -10,9 +11,9 @@ import (
 // renderTable prints the report as a table, a row per step and a column per
 // property, then says how to read it.
 func renderTable(w io.Writer, r *Report, st style) {
-	headers := make([]string, len(Properties))
-	widths := make([]int, len(Properties))
-	for k, p := range Properties {
+	headers := make([]string, len(harness.Properties))
+	widths := make([]int, len(harness.Properties))
+	for k, p := range harness.Properties {
 		headers[k] = fmt.Sprintf("%d %s", p.N, p.Column)
 		widths[k] = width(headers[k])
 	}
@@ -45,7 +46,7 @@ func rowLabel(row Row) string {
 }
 
 // cellText is a cell as the table shows it, without colour: "ppid 1 ✓".
-func cellText(c Cell) string {
+func cellText(c harness.Cell) string {
 	return c.Value + " " + symbol(c.Mark)
 }
 
@@ -74,8 +75,8 @@ func renderRow(row Row, labelWidth int, widths []int, st style) string {
 func renderLegend(w io.Writer, r *Report, st style) {
 	fmt.Fprintln(w, "[ ]  the step that introduces the property: from there on it holds (✓), before it it does not (✗); – not shown.")
 	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so a daemon orphaned below it comes to it instead of init.\n", r.Tour)
-	fmt.Fprintf(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000, with a file open as descriptor %d;\n", leakedFd)
-	fmt.Fprintf(w, "the tour opened and closed %d connections and held one more open, then started a second copy (from step 07),\n", opened)
+	fmt.Fprintf(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000, with a file open as descriptor %d;\n", harness.LeakedFd)
+	fmt.Fprintf(w, "the tour opened and closed %d connections and held one more open, then started a second copy (from step 07),\n", harness.Opened)
 	fmt.Fprintln(w, "hung up the terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
 	var notes []string
 	for _, row := range r.Rows {
@@ -83,8 +84,8 @@ func renderLegend(w io.Writer, r *Report, st style) {
 			continue
 		}
 		for k, c := range row.Cells {
-			if c.Mark == NotShown {
-				notes = append(notes, fmt.Sprintf("%s, %d %s: not shown: %s", rowLabel(row), k+1, Properties[k].Column, c.Why))
+			if c.Mark == harness.NotShown {
+				notes = append(notes, fmt.Sprintf("%s, %d %s: not shown: %s", rowLabel(row), k+1, harness.Properties[k].Column, c.Why))
 			}
 		}
 		if row.Launch != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
 )
@@ -35,10 +36,10 @@ type Report struct {
 // Row is what the tour found of one step.
 type Row struct {
 	Step   steps.Step
-	Err    error                 // why the step could not be built or launched; its cells are then not shown
-	Cells  [len(Properties)]Cell // column k: property k
-	Launch *Launch               // what the launch did and saw; nil if it never started
-	Snap   *Snapshot             // /proc of the server
+	Err    error                                 // why the step could not be built or launched; its cells are then not shown
+	Cells  [len(harness.Properties)]harness.Cell // column k: property k
+	Launch *harness.Launch                       // what the launch did and saw; nil if it never started
+	Snap   *harness.Snapshot                     // /proc of the server
 }
 
 // Title is the step's name without its number: "background".
@@ -47,11 +48,11 @@ func (r Row) Title() string {
 	return title
 }
 
-// Run builds the steps, launches each in a sandbox of its own, looks at
+// Tour builds the steps, launches each in a sandbox of its own, looks at
 // what every property shows, stops everything it started and returns what
 // it found. When ctx ends it stops early, cleans up all the same, and
 // returns ctx's error.
-func Run(ctx context.Context, opt Options) (*Report, error) {
+func Tour(ctx context.Context, opt Options) (*Report, error) {
 	start := time.Now()
 	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	wg.Wait()
 	// Each step has stopped its own; this catches what a step that failed
 	// half-way may have left, and orphans that came to the tour late.
-	leftErr := reaper.KillMarked(markerEnv+"="+runDir+"/", cleanupTimeout)
+	leftErr := reaper.KillMarked(harness.MarkerEnv+"="+runDir+"/", harness.CleanupTimeout)
 	reaper.Sweep()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -127,7 +128,7 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	fail := func(err error) Row {
 		row.Err = err
 		for i := range row.Cells {
-			row.Cells[i] = notShown(err.Error())
+			row.Cells[i] = harness.Unshown(err.Error())
 		}
 		return row
 	}
@@ -143,31 +144,31 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	if err := os.Rename(built, binary); err != nil {
 		return fail(err)
 	}
-	sb, err := newSandbox(ctx, step, dir, binary)
+	sb, err := harness.Prepare(ctx, step, dir, binary)
 	if err != nil {
 		return fail(err)
 	}
 	row.Launch = sb.Launch
-	defer sb.stop()
-	if err := sb.start(ctx); err != nil {
-		sb.stop()
+	defer sb.Stop()
+	if err := sb.Start(ctx); err != nil {
+		sb.Stop()
 		return fail(err)
 	}
-	sb.exercise(ctx)
-	snap, err := sb.observe()
+	sb.Exercise(ctx)
+	snap, err := sb.Observe()
 	if err != nil {
-		sb.stop()
+		sb.Stop()
 		return fail(err)
 	}
 	row.Snap = &snap
-	sb.act(ctx)
-	if err := sb.stop(); err != nil {
-		sb.problem("%v", err)
+	sb.Act(ctx)
+	if err := sb.Stop(); err != nil {
+		sb.Problem("%v", err)
 	}
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
-	row.Cells = Check(&Subject{Snap: snap, Launch: sb.Launch})
+	row.Cells = harness.Check(&harness.Subject{Snap: snap, Launch: sb.Launch})
 	return row
 }
 
@@ -184,9 +185,9 @@ func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int
 	cmd.Dir = filepath.Dir(list[0].Dir)
 	// Marked, so that a compiler left running by an interrupted build is
 	// stopped with the rest.
-	cmd.Env = append(os.Environ(), markerEnv+"="+dir+"/build")
+	cmd.Env = append(os.Environ(), harness.MarkerEnv+"="+dir+"/build")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = cleanupTimeout
+	cmd.WaitDelay = harness.CleanupTimeout
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := reaper.Start(cmd)
@@ -199,12 +200,12 @@ func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int
 		switch {
 		case ctx.Err() != nil:
 			errs[s.N] = ctx.Err()
-		case exists(binary):
+		case harness.Exists(binary):
 			binaries[s.N] = binary
 		case messages[s.Name] != "":
 			errs[s.N] = fmt.Errorf("go build ./%s: %s", s.Name, messages[s.Name])
 		case err != nil:
-			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, firstLine(out.String()))
+			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, harness.FirstLine(out.String()))
 		default:
 			errs[s.N] = fmt.Errorf("go build ./%s wrote no binary", s.Name)
 		}

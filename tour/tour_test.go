@@ -15,12 +15,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/pty"
 	"daemon-steps/internal/reaper"
 )
 
-// The tests run one after another, never in parallel: Run's last sweep
+// The tests run one after another, never in parallel: Tour's last sweep
 // reaps every exited child of the process that os/exec does not wait for
 // through the tour's own reaper, which a test's own child would not be.
 
@@ -44,7 +45,7 @@ func testMain(m *testing.M) int {
 
 // fullTour tours every step once, for all the tests that look at a report.
 var fullTour = sync.OnceValues(func() (*Report, error) {
-	return Run(context.Background(), Options{})
+	return Tour(context.Background(), Options{})
 })
 
 // requireFullTour returns the report of the full tour.
@@ -75,26 +76,27 @@ func descendants() []string {
 	return found
 }
 
-// Test that the table's marks are the SPEC's matrix: in the row of step N,
-// properties 1 to N hold and the properties of later steps do not.
-func TestMarksFollowSpecMatrix(t *testing.T) {
+// Test that the table's marks are the matrix of PROPERTIES.md: in the row
+// of step N, properties 1 to N hold and the properties of later steps do
+// not.
+func TestMarksFollowPropertiesMatrix(t *testing.T) {
 	r := requireFullTour(t)
 	require.NotEmpty(t, r.Rows)
 	for _, row := range r.Rows {
 		require.NoError(t, row.Err, "step %s", row.Step.Name)
 		for k, c := range row.Cells {
-			want := Fails
+			want := harness.Fails
 			if k+1 <= row.Step.N {
-				want = Holds
+				want = harness.Holds
 			}
 			// On a kernel before 4.7, /proc/PID/status has no Umask line:
 			// the only cell the tour may leave unshown.
-			if c.Mark == NotShown && c.Why == whyNoUmask {
+			if c.Mark == harness.NotShown && c.Why == harness.WhyNoUmask {
 				t.Logf("%s, property %d: not shown: %s", row.Step.Name, k+1, c.Why)
 				continue
 			}
 			require.Equal(t, symbol(want), symbol(c.Mark), "%s, property %d (%s): %q; evidence: %q",
-				row.Step.Name, k+1, Properties[k].Column, c.Value, c.Evidence)
+				row.Step.Name, k+1, harness.Properties[k].Column, c.Value, c.Evidence)
 		}
 	}
 }
@@ -209,7 +211,7 @@ func startSleep(t *testing.T, setsid bool) int {
 	require.Eventually(t, func() bool {
 		st, err := proc.ReadStat(cmd.Process.Pid)
 		return err == nil && st.Comm == "sleep"
-	}, settle, poll)
+	}, harness.Settle, harness.Poll)
 	return cmd.Process.Pid
 }
 
@@ -220,27 +222,27 @@ func startSleep(t *testing.T, setsid bool) int {
 func TestPidChecksProcessFromProc(t *testing.T) {
 	for _, setsid := range []bool{true, false} {
 		pid := startSleep(t, setsid)
-		snap, err := TakeSnapshot(pid)
+		snap, err := harness.TakeSnapshot(pid)
 		require.NoError(t, err)
-		cells := Check(&Subject{Snap: snap})
+		cells := harness.Check(&harness.Subject{Snap: snap})
 		for k, c := range cells {
-			t.Logf("setsid %v: %d %s: %s %s %s", setsid, k+1, Properties[k].Column, symbol(c.Mark), c.Value, c.Why)
+			t.Logf("setsid %v: %d %s: %s %s %s", setsid, k+1, harness.Properties[k].Column, symbol(c.Mark), c.Value, c.Why)
 		}
 		terminal, group := cells[2], cells[4]
 		if setsid {
-			require.Equal(t, Holds, terminal.Mark, "new session, no controlling terminal: %q", terminal.Evidence)
+			require.Equal(t, harness.Holds, terminal.Mark, "new session, no controlling terminal: %q", terminal.Evidence)
 			require.Equal(t, "no tty", terminal.Value)
-			require.Equal(t, Fails, group.Mark, "it leads its session")
+			require.Equal(t, harness.Fails, group.Mark, "it leads its session")
 			require.Equal(t, "leads session", group.Value)
 		} else {
-			require.Equal(t, Fails, terminal.Mark, "in its parent's session: %q", terminal.Evidence)
+			require.Equal(t, harness.Fails, terminal.Mark, "in its parent's session: %q", terminal.Evidence)
 		}
 		for _, k := range []int{2, 11} {
-			require.Equal(t, NotShown, cells[k-1].Mark, "property %d", k)
-			require.Equal(t, whyNeedsLaunch, cells[k-1].Why, "property %d", k)
+			require.Equal(t, harness.NotShown, cells[k-1].Mark, "property %d", k)
+			require.Equal(t, harness.WhyNeedsLaunch, cells[k-1].Why, "property %d", k)
 		}
-		require.Equal(t, Fails, cells[0].Mark, "its parent is the test, not init: %q", cells[0].Value)
-		require.Equal(t, Holds, cells[11].Mark, "sleep has no children, so no zombies")
+		require.Equal(t, harness.Fails, cells[0].Mark, "its parent is the test, not init: %q", cells[0].Value)
+		require.Equal(t, harness.Holds, cells[11].Mark, "sleep has no children, so no zombies")
 	}
 }
 
@@ -248,11 +250,11 @@ func TestPidChecksProcessFromProc(t *testing.T) {
 func TestPidPrintsChecklist(t *testing.T) {
 	pid := startSleep(t, true)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-pid", fmt.Sprint(pid)}, &stdout, &stderr)
+	code := tourCommand([]string{"-pid", fmt.Sprint(pid)}, &stdout, &stderr)
 	t.Logf("\n%s", stdout.String())
 	require.Equal(t, 0, code, stderr.String())
 	require.Empty(t, stderr.String())
-	for _, p := range Properties {
+	for _, p := range harness.Properties {
 		require.Contains(t, stdout.String(), fmt.Sprintf("%2d  %s", p.N, p.Column))
 	}
 	require.Contains(t, stdout.String(), "needs a launch")
@@ -279,7 +281,7 @@ func TestBadInputGetsOneLine(t *testing.T) {
 		{[]string{"extra"}, 2},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(tc.args, &stdout, &stderr)
+		code := tourCommand(tc.args, &stdout, &stderr)
 		t.Logf("tour %s: status %d: %s", strings.Join(tc.args, " "), code, strings.TrimSpace(stderr.String()))
 		require.Equal(t, tc.code, code, "%v", tc.args)
 		require.Empty(t, stdout.String(), "%v", tc.args)
@@ -289,14 +291,14 @@ func TestBadInputGetsOneLine(t *testing.T) {
 	}
 
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, run([]string{"-h"}, &stdout, &stderr))
+	require.Equal(t, 0, tourCommand([]string{"-h"}, &stdout, &stderr))
 	require.Contains(t, stdout.String(), "usage: go run ./tour")
 }
 
-// Test that Run refuses a step that does not exist, before starting
+// Test that Tour refuses a step that does not exist, before starting
 // anything.
 func TestRunRefusesMissingStep(t *testing.T) {
-	_, err := Run(context.Background(), Options{Steps: []int{99}})
+	_, err := Tour(context.Background(), Options{Steps: []int{99}})
 	require.ErrorContains(t, err, "there is no step 99")
 }
 
@@ -323,17 +325,17 @@ func TestInterruptStopsEverything(t *testing.T) {
 			}
 		}
 		return false
-	}, 30*time.Second, poll, "a server starts")
+	}, 30*time.Second, harness.Poll, "a server starts")
 	t.Logf("kill -INT %d", tour)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	select {
 	case <-waited:
-	case <-time.After(2 * cleanupTimeout):
+	case <-time.After(2 * harness.CleanupTimeout):
 		cmd.Process.Kill()
 		<-waited
-		t.Fatalf("the tour did not exit within %v of Ctrl-C", 2*cleanupTimeout)
+		t.Fatalf("the tour did not exit within %v of Ctrl-C", 2*harness.CleanupTimeout)
 	}
 	t.Logf("status %d; stderr %q", cmd.ProcessState.ExitCode(), stderr.String())
 	require.Equal(t, 130, cmd.ProcessState.ExitCode())
@@ -351,23 +353,6 @@ func TestBuildMessagesPerPackage(t *testing.T) {
 	}, buildMessages(out))
 }
 
-// Test the short forms of descriptors 0, 1 and 2.
-func TestSummarizeFds(t *testing.T) {
-	require.Equal(t, "0-2 null", summarizeFds([3]string{"null", "null", "null"}))
-	require.Equal(t, "0,1 null 2 log", summarizeFds([3]string{"null", "null", "log"}))
-	require.Equal(t, "0 null 1,2 socket", summarizeFds([3]string{"null", "socket", "socket"}))
-	require.Equal(t, "0 pts/1 1 pipe 2 null", summarizeFds([3]string{"pts/1", "pipe", "null"}))
-}
-
-// Test that the syslog facility is read from the priority.
-func TestFacility(t *testing.T) {
-	f, ok := facility("<30>Nov 25 16:30:00 echod[42]: started")
-	require.True(t, ok)
-	require.Equal(t, 3, f, "daemon")
-	_, ok = facility("no priority")
-	require.False(t, ok)
-}
-
 // Test that boxes are rectangles, whatever their content.
 func TestBoxIsRectangle(t *testing.T) {
 	lines := box("session 1", append(box("process group 2", []string{"1 sleep", "a longer line than the title"}), "x"))
@@ -380,7 +365,7 @@ func TestBoxIsRectangle(t *testing.T) {
 // looking, and stopping everything.
 func BenchmarkTour(b *testing.B) {
 	for b.Loop() {
-		r, err := Run(context.Background(), Options{})
+		r, err := Tour(context.Background(), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

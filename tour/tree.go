@@ -1,6 +1,7 @@
 package main
 
 import (
+	"daemon-steps/internal/harness"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,7 +21,7 @@ type treeProc struct {
 
 // treeProcs lists the processes of a launch, with the gone ones restored
 // from what the tour knows of them.
-func treeProcs(l *Launch, server proc.Stat) []treeProc {
+func treeProcs(l *harness.Launch, server proc.Stat) []treeProc {
 	var procs []treeProc
 	present := make(map[int]bool)
 	for _, st := range l.Tree {
@@ -42,7 +43,7 @@ func treeProcs(l *Launch, server proc.Stat) []treeProc {
 }
 
 // role says what a live process of the sandbox is.
-func role(l *Launch, st proc.Stat) string {
+func role(l *harness.Launch, st proc.Stat) string {
 	switch {
 	case st.Pid == l.Shell:
 		return fmt.Sprintf("the shell: controlling process of %s", strings.TrimPrefix(l.Terminal, "/dev/"))
@@ -58,7 +59,7 @@ func role(l *Launch, st proc.Stat) string {
 
 // drawTree draws the processes as nested boxes: sessions, in them process
 // groups, in those the processes.
-func drawTree(l *Launch, server proc.Stat) []string {
+func drawTree(l *harness.Launch, server proc.Stat) []string {
 	procs := treeProcs(l, server)
 	sessions := make(map[int]map[int][]treeProc)
 	for _, p := range procs {
@@ -90,7 +91,7 @@ func drawTree(l *Launch, server proc.Stat) []string {
 
 // sessionTitle names a session and its controlling terminal, read from the
 // tty_nr of its live members.
-func sessionTitle(l *Launch, sid int) string {
+func sessionTitle(l *harness.Launch, sid int) string {
 	for _, st := range l.Tree {
 		if st.Session == sid && st.TtyNr != 0 {
 			return fmt.Sprintf("session %d · controlling terminal %s", sid, proc.TtyName(st.TtyNr))

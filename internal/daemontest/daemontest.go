@@ -12,6 +12,7 @@
 package daemontest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,32 +29,25 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/pty"
 	"daemon-steps/internal/reaper"
 )
 
-// Time limits. They bound waits that normally end in milliseconds, so that a
-// broken program fails its test instead of hanging it.
+// Time limits, those of internal/harness: they bound waits that normally
+// end in milliseconds, so that a broken program fails its test instead of
+// hanging it.
 const (
-	// LaunchTimeout is how long a launcher may take to return (the SPEC's
-	// "returns to the shell within 2 s").
-	LaunchTimeout = 2 * time.Second
+	// LaunchTimeout is how long a launcher may take to return
+	// (PROPERTIES.md: "returns to the shell within 2 s").
+	LaunchTimeout = harness.LaunchTimeout
 	// Settle bounds waiting for something the kernel or the server does on
 	// its own: a parent gone, a signal handled, a zombie reaped.
-	Settle = 2 * time.Second
-	// ioTimeout bounds one echo exchange.
-	ioTimeout = 10 * time.Second
-	// cleanupTimeout bounds killing and reaping what a test leaves.
-	cleanupTimeout = 5 * time.Second
-	// poll is how often a wait looks again.
-	poll = 5 * time.Millisecond
+	Settle = harness.Settle
+	poll   = harness.Poll
 )
-
-// markerEnv is set in the environment of every process a sandbox launches;
-// the processes they start inherit it, which is how cleanup finds them.
-const markerEnv = "DAEMONTEST_SANDBOX"
 
 // Binary is the program under test, built by Main.
 var Binary string
@@ -93,7 +85,7 @@ func Main(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: go build: %v\n%s", err, out)
 		return 1
 	}
-	if flags, err = programFlags(Binary); err != nil {
+	if flags, err = harness.ProgramFlags(context.Background(), Binary, os.Environ()); err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
@@ -158,34 +150,15 @@ func readSources() {
 	}
 }
 
-// programFlags asks the program for its usage message and returns the names
-// of the flags it lists, so that tests pass only flags the program has.
-func programFlags(binary string) (map[string]bool, error) {
-	out, err := exec.Command(binary, "-h").CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("%s -h: %v\n%s", binary, err, out)
-	}
-	names := make(map[string]bool)
-	for _, line := range strings.Split(string(out), "\n") {
-		// "  -socket path" in the flag package's usage message.
-		if rest, ok := strings.CutPrefix(line, "  -"); ok {
-			names[strings.Fields(rest)[0]] = true
-		}
-	}
-	return names, nil
-}
-
 // HasFlag reports whether the program under test has the flag name.
 func HasFlag(name string) bool { return flags[name] }
 
 // Sandbox is one test's own directory, socket, pid file and logs.
 type Sandbox struct {
-	t       testing.TB
-	Dir     string // a short temporary directory
-	Socket  string // Dir/s.sock
-	PidFile string // Dir/pid
-	Log     string // Dir/log
-	Syslog  string // Dir/syslog.sock: nothing listens there unless a test binds it
+	t testing.TB
+	// Dir, a short temporary directory, and in it Socket, PidFile, Log,
+	// and Syslog, where nothing listens unless a test binds it.
+	harness.Paths
 }
 
 // New creates a sandbox for t and arranges that, when t ends, every process
@@ -199,14 +172,7 @@ func New(t testing.TB) *Sandbox {
 	readSourcesOnce.Do(readSources)
 	dir, err := os.MkdirTemp("", "ds")
 	require.NoError(t, err)
-	s := &Sandbox{
-		t:       t,
-		Dir:     dir,
-		Socket:  filepath.Join(dir, "s.sock"),
-		PidFile: filepath.Join(dir, "pid"),
-		Log:     filepath.Join(dir, "log"),
-		Syslog:  filepath.Join(dir, "syslog.sock"),
-	}
+	s := &Sandbox{t: t, Paths: harness.NewPaths(dir)}
 	t.Cleanup(func() {
 		s.killAll()
 		os.RemoveAll(dir)
@@ -216,20 +182,7 @@ func New(t testing.TB) *Sandbox {
 
 // Flags returns the flags that point the program at the sandbox, for each
 // flag the program has.
-func (s *Sandbox) Flags() []string {
-	var args []string
-	for _, f := range []struct{ name, value string }{
-		{"socket", s.Socket},
-		{"pidfile", s.PidFile},
-		{"syslog", s.Syslog},
-		{"log", s.Log},
-	} {
-		if HasFlag(f.name) {
-			args = append(args, "-"+f.name, f.value)
-		}
-	}
-	return args
-}
+func (s *Sandbox) Flags() []string { return s.Args(flags) }
 
 // Command returns a command that runs the program with args, marked as this
 // sandbox's. It does not add the sandbox's flags: see Flags. Standard input
@@ -237,7 +190,7 @@ func (s *Sandbox) Flags() []string {
 // that a server holding them cannot keep the test waiting.
 func (s *Sandbox) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(Binary, args...)
-	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir)
+	cmd.Env = harness.MarkedEnv(s.Dir)
 	return cmd
 }
 
@@ -344,23 +297,7 @@ func PeerPid(path string) (int, error) { return peercred.ListenerPid(path) }
 // Echo sends data to the server at socket on a connection of its own,
 // closes its writing side, and returns all that comes back until the
 // server closes.
-func Echo(socket string, data []byte) ([]byte, error) {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
-		return nil, err
-	}
-	sent := make(chan error, 1)
-	go func() {
-		_, err := conn.Write(data)
-		sent <- errors.Join(err, conn.CloseWrite())
-	}()
-	got, readErr := io.ReadAll(conn)
-	return got, errors.Join(readErr, <-sent)
-}
+func Echo(socket string, data []byte) ([]byte, error) { return harness.Echo(socket, data) }
 
 // RequireEcho requires the server at the sandbox's socket to echo a line.
 func (s *Sandbox) RequireEcho() {
@@ -381,22 +318,12 @@ func (s *Sandbox) Stat(pid int) proc.Stat {
 }
 
 // Alive reports whether pid exists and is not a zombie.
-func Alive(pid int) bool {
-	st, err := proc.ReadStat(pid)
-	return err == nil && st.State != 'Z' && st.State != 'X'
-}
+func Alive(pid int) bool { return harness.Alive(pid) }
 
 // WaitGone waits up to Settle for pid to exit (to be gone or a zombie) and
 // reports whether it did.
 func WaitGone(pid int) bool {
-	deadline := time.Now().Add(Settle)
-	for Alive(pid) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(poll)
-	}
-	return true
+	return harness.WaitUntil(context.Background(), Settle, func() bool { return !Alive(pid) })
 }
 
 // Eventually waits up to Settle for cond to hold, and fails the test with
@@ -408,14 +335,14 @@ func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
 
 // marker is the environment entry that every process launched from the
 // sandbox carries.
-func (s *Sandbox) marker() string { return markerEnv + "=" + s.Dir + "\x00" }
+func (s *Sandbox) marker() string { return harness.Marker(s.Dir) }
 
 // killAll kills every process launched from the sandbox, with the
 // processes they started, and reaps each one that has become a child of the
 // test process. It fails the test if any is still there after
 // cleanupTimeout.
 func (s *Sandbox) killAll() {
-	if err := reaper.KillMarked(s.marker(), cleanupTimeout); err != nil {
+	if err := reaper.KillMarked(s.marker(), harness.CleanupTimeout); err != nil {
 		s.t.Errorf("processes outlive the test: %v", err)
 	}
 	reaper.Sweep() // orphans that exited before anything marked them
@@ -444,7 +371,7 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
 
 // LeakedFd is the descriptor number at which LeakDescriptor hands a file to
 // the launcher, as a shell does with "9</some/file".
-const LeakedFd = 9
+const LeakedFd = harness.LeakedFd
 
 // LeakDescriptor makes cmd inherit an open file, without close-on-exec, as
 // its descriptor LeakedFd, and returns the file's path.
@@ -454,8 +381,7 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	f, err := os.Create(path)
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { f.Close() })
-	cmd.ExtraFiles = make([]*os.File, LeakedFd-2) // ExtraFiles[i] becomes descriptor 3+i
-	cmd.ExtraFiles[LeakedFd-3] = f
+	harness.Leak(cmd, f)
 	return path
 }
 
@@ -498,7 +424,7 @@ func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
 	status := filepath.Join(s.Dir, "shell-status")
 	script := `"$0" "$@"; echo $? >` + status + `; exec sleep 3600`
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, Binary}, args...)...)
-	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir)
+	cmd.Env = harness.MarkedEnv(s.Dir)
 	term.Control(cmd)
 	require.NoError(s.t, cmd.Start())
 	s.t.Logf("in a shell (pid %d) on %s: %s %s", cmd.Process.Pid, term.Name, Binary, strings.Join(args, " "))
@@ -563,7 +489,7 @@ func (s *Sandbox) ConnectAs(uid int, path string) error {
 		require.NoError(s.t, os.Link(self, exe))
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), markerEnv+"="+s.Dir, connectEnv+"="+path)
+	cmd.Env = append(harness.MarkedEnv(s.Dir), connectEnv+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	r := s.Run(cmd)
 	s.t.Logf("connect to %s as uid %d: exit status %d %s", path, uid, r.Code, strings.TrimSpace(r.Stderr))
@@ -585,38 +511,20 @@ func connectHelper(path string) int {
 }
 
 // Syslog stands in for the syslog daemon: a datagram socket bound at the
-// sandbox's -syslog path, whose messages a goroutine collects.
+// sandbox's -syslog path, whose messages it collects (harness.SyslogSink).
 type Syslog struct {
 	t    testing.TB
-	conn *net.UnixConn
-	mu   sync.Mutex
-	raw  []string
+	sink *harness.SyslogSink
 }
 
 // ListenSyslog binds a datagram socket at the sandbox's Syslog path and
 // collects what arrives there until the test ends.
 func (s *Sandbox) ListenSyslog() *Syslog {
 	s.t.Helper()
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.Syslog, Net: "unixgram"})
+	sink, err := harness.ListenSyslog(s.Syslog)
 	require.NoError(s.t, err)
-	s.t.Cleanup(func() { conn.Close() })
-	l := &Syslog{t: s.t, conn: conn}
-	go l.collect()
-	return l
-}
-
-func (l *Syslog) collect() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := l.conn.Read(buf)
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		l.raw = append(l.raw, string(buf[:n]))
-		l.mu.Unlock()
-		l.t.Logf("syslog got %q", buf[:n])
-	}
+	s.t.Cleanup(sink.Close)
+	return &Syslog{t: s.t, sink: sink}
 }
 
 // WaitFor waits up to Settle for a message whose text contains substr, and
@@ -632,9 +540,7 @@ func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...
 	l.t.Helper()
 	var found SyslogMessage
 	require.Eventually(l.t, func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, raw := range l.raw {
+		for _, raw := range l.sink.Messages() {
 			if m, err := ParseSyslog(raw); err == nil && match(m) {
 				found = m
 				return true
@@ -642,45 +548,24 @@ func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...
 		}
 		return false
 	}, Settle, poll, fmt.Sprintf(what, args...))
+	l.t.Logf("syslog got %+v", found)
 	return found
 }
 
 // SyslogMessage is a message in the RFC 3164 form that a program sends to
 // the local syslog daemon: "<PRI>Mmm dd hh:mm:ss TAG[PID]: TEXT".
-type SyslogMessage struct {
-	Facility int // PRI / 8: 3 is daemon
-	Severity int // PRI % 8: 3 is err, 6 is info
-	Time     string
-	Tag      string
-	Pid      int
-	Text     string
-}
-
-var syslogForm = regexp.MustCompile(`^<(\d+)>([A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d) ([^\[\]: ]+)\[(\d+)\]: (.*?)\n?$`)
+type SyslogMessage = harness.SyslogMessage
 
 // ParseSyslog parses one message in the form of SyslogMessage.
-func ParseSyslog(raw string) (SyslogMessage, error) {
-	m := syslogForm.FindStringSubmatch(raw)
-	if m == nil {
-		return SyslogMessage{}, fmt.Errorf("not an RFC 3164 message with a NAME[PID] tag: %q", raw)
-	}
-	pri, _ := strconv.Atoi(m[1])
-	pid, _ := strconv.Atoi(m[4])
-	return SyslogMessage{Facility: pri / 8, Severity: pri % 8, Time: m[2], Tag: m[3], Pid: pid, Text: m[5]}, nil
-}
+func ParseSyslog(raw string) (SyslogMessage, error) { return harness.ParseSyslog(raw) }
 
 // HoldConnection opens a connection to the server and exchanges one byte
 // over it, so that a worker is known to serve it, and leaves it open until
 // the test ends.
 func (s *Sandbox) HoldConnection() net.Conn {
 	s.t.Helper()
-	conn, err := net.Dial("unix", s.Socket)
+	conn, err := harness.HoldConnection(s.Socket)
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { conn.Close() })
-	require.NoError(s.t, conn.SetDeadline(time.Now().Add(ioTimeout)))
-	_, err = conn.Write([]byte("x"))
-	require.NoError(s.t, err)
-	_, err = io.ReadFull(conn, make([]byte, 1))
-	require.NoError(s.t, err, "the echo of one byte")
 	return conn
 }

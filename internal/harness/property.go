@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"fmt"
@@ -23,6 +23,11 @@ const (
 	NotShown Mark = iota
 	Holds
 	Fails
+	// Classic: the property as the classic fork-setsid-fork recipe leaves
+	// it, which this tutorial makes stricter (so far only property 5: the
+	// grandchild stays in its session leader's group, pgid = sid != pid).
+	// Neither a pass nor a failure.
+	Classic
 )
 
 // Cell is what the tour found out about one property of one process.
@@ -43,7 +48,7 @@ type Property struct {
 	check   func(*Subject) Cell
 }
 
-// Properties are the SPEC's twelve, in the order of the steps.
+// Properties are the twelve of PROPERTIES.md, in the order of the steps.
 var Properties = [...]Property{
 	{1, "parent", "its parent is not the launcher: the launcher returned and init or a subreaper adopted it",
 		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkParent},
@@ -66,7 +71,7 @@ var Properties = [...]Property{
 	{10, "signals", "it ignores SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE; SIGTERM ends it cleanly",
 		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkSignals},
 	{11, "syslog", "it reports to syslog, facility daemon, tagged NAME[PID]",
-		"socat -u UNIX-RECV:/tmp/log.sock - & echod -syslog /tmp/log.sock", checkSyslog},
+		"journalctl -t echod -n 5   # or: grep 'echod\\[' /var/log/syslog", checkSyslog},
 	{12, "zombies", "it leaves no zombie child",
 		"ps -o pid,ppid,stat,cmd --ppid {pid}", checkZombies},
 }
@@ -93,8 +98,8 @@ func Check(s *Subject) [len(Properties)]Cell {
 
 // The reasons a cell is not shown.
 const (
-	whyNeedsLaunch = "needs a launch"
-	whyNoUmask     = "no Umask line in /proc/PID/status (Linux before 4.7)"
+	WhyNeedsLaunch = "needs a launch"
+	WhyNoUmask     = "no Umask line in /proc/PID/status (Linux before 4.7)"
 )
 
 func holds(value string, evidence ...string) Cell {
@@ -112,14 +117,18 @@ func markIf(ok bool, value string, evidence ...string) Cell {
 	return fails(value, evidence...)
 }
 
+// Unshown is a cell that could not be shown, and why: every cell of a step
+// that could not be launched.
+func Unshown(why string) Cell { return notShown(why) }
+
 func notShown(why string, evidence ...string) Cell {
 	return Cell{Value: "not shown", Mark: NotShown, Why: why, Evidence: evidence}
 }
 
 // needsLaunch marks a property that only launching the program can show.
 func needsLaunch(evidence ...string) Cell {
-	c := notShown(whyNeedsLaunch, evidence...)
-	c.Value = whyNeedsLaunch
+	c := notShown(WhyNeedsLaunch, evidence...)
+	c.Value = WhyNeedsLaunch
 	return c
 }
 
@@ -136,8 +145,8 @@ func (s *Subject) statEvidence() string {
 	return fmt.Sprintf("/proc/%d/stat: %s", s.Snap.Pid, line)
 }
 
-// idsEvidence spells out the stat fields that statEvidence quotes.
-func idsEvidence(st proc.Stat) string {
+// IdsEvidence spells out the stat fields that statEvidence quotes.
+func IdsEvidence(st proc.Stat) string {
 	tty := proc.TtyName(st.TtyNr)
 	if tty == "" {
 		tty = "none"
@@ -199,7 +208,7 @@ func checkInheritedFd(s *Subject) Cell {
 		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, leakedFd)}, ev...)
+	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, LeakedFd)}, ev...)
 	for _, fd := range proc.SortedFds(fds) {
 		if fds[fd] == l.Leaked {
 			return fails(fmt.Sprintf("fd %d held", fd), ev...)
@@ -213,7 +222,7 @@ func checkTerminal(s *Subject) Cell {
 	if err != nil {
 		return notShown(err.Error())
 	}
-	ev := []string{s.statEvidence(), idsEvidence(st)}
+	ev := []string{s.statEvidence(), IdsEvidence(st)}
 	tty := proc.TtyName(st.TtyNr)
 	if s.Launch == nil {
 		if tty != "" {
@@ -264,17 +273,29 @@ func checkGroup(s *Subject) Cell {
 	if err != nil {
 		return notShown(err.Error())
 	}
-	ev := []string{s.statEvidence(), idsEvidence(st)}
+	ev := []string{s.statEvidence(), IdsEvidence(st)}
 	if st.Session > 0 {
 		ev = append(ev, fmt.Sprintf("kill -- -%d (its session's id, as a process group) reaches it: %v", st.Session, st.Pgrp == st.Session))
 	}
 	switch {
 	case st.Session == st.Pid:
 		return fails("leads session", ev...)
+	case s.classicRecipe(st):
+		return Cell{Value: "session's group", Mark: Classic, Evidence: append(ev,
+			"the classic fork-setsid-fork result: the grandchild stays in the group of the session leader that forked it (pgid = sid != pid); this tutorial's step 05 goes further and gives it a group of its own, so that kill -- -SID misses it")}
 	case st.Pgrp != st.Pid:
 		return fails(fmt.Sprintf("group %d", st.Pgrp), ev...)
 	}
 	return holds("leads group", ev...)
+}
+
+// classicRecipe reports whether st is where the classic fork-setsid-fork
+// recipe leaves a daemon: in a session without a terminal that it does
+// not lead, in the group of that session's leader. A process still in its
+// launching shell's session and group (steps 01 and 02) is not.
+func (s *Subject) classicRecipe(st proc.Stat) bool {
+	detached := st.TtyNr == 0 && (s.Launch == nil || st.Session != s.Launch.Shell)
+	return detached && st.Pgrp == st.Session && st.Session != st.Pid
 }
 
 func checkStdFiles(s *Subject) Cell {
@@ -284,10 +305,14 @@ func checkStdFiles(s *Subject) Cell {
 	}
 	var targets [3]string
 	var ev []string
+	unreadable := false
 	for fd := range targets {
 		t, ok := fds[fd]
-		if !ok {
+		switch {
+		case !ok:
 			t = "closed"
+		case t == proc.NotReadable:
+			unreadable = true
 		}
 		targets[fd] = t
 		ev = append(ev, fmt.Sprintf("/proc/%d/fd/%d -> %s", s.Snap.Pid, fd, t))
@@ -298,12 +323,21 @@ func checkStdFiles(s *Subject) Cell {
 		}
 		return strings.HasPrefix(t, "/") && !strings.HasPrefix(t, "/dev/")
 	}
-	ok := targets[0] == os.DevNull && targets[1] == os.DevNull && (targets[2] == os.DevNull || isLog(targets[2]))
 	var short [3]string
+	wrong := false
 	for fd, t := range targets {
 		short[fd] = s.shortFile(t)
+		wrong = wrong || (t != proc.NotReadable && t != os.DevNull && !(fd == 2 && isLog(t)))
 	}
-	return markIf(ok, summarizeFds(short), ev...)
+	if unreadable && !wrong {
+		// Denied is not closed: a process may have been given /dev/null
+		// where the tour may not look (EACCES from readlink, as for
+		// another user's process, or pid 1 in a container).
+		c := notShown("a descriptor's link could not be read (permission denied)", ev...)
+		c.Value = SummarizeFds(short)
+		return c
+	}
+	return markIf(!wrong, SummarizeFds(short), ev...)
 }
 
 // shortFile names what a descriptor refers to in a few characters.
@@ -311,6 +345,8 @@ func (s *Subject) shortFile(target string) string {
 	switch {
 	case target == os.DevNull:
 		return "null"
+	case target == proc.NotReadable:
+		return "unreadable"
 	case strings.HasPrefix(target, "/dev/pts/"):
 		return strings.TrimPrefix(target, "/dev/")
 	case s.Launch != nil && target == s.Launch.Log:
@@ -325,9 +361,9 @@ func (s *Subject) shortFile(target string) string {
 	return target
 }
 
-// summarizeFds writes descriptors 0, 1 and 2 as "0-2 null" when they agree,
+// SummarizeFds writes descriptors 0, 1 and 2 as "0-2 null" when they agree,
 // and "0,1 null 2 log" when they do not.
-func summarizeFds(names [3]string) string {
+func SummarizeFds(names [3]string) string {
 	switch {
 	case names[0] == names[1] && names[1] == names[2]:
 		return "0-2 " + names[0]
@@ -394,7 +430,7 @@ func lockFromProc(s *Subject, locks []proc.Lock) Cell {
 		held = append(held, strings.ToLower(l.Kind)+" "+path)
 		ev = append(ev, "/proc/locks: "+l.Line, fmt.Sprintf("  on %s", path))
 	}
-	ev = append(ev, "whether a second copy refuses to start: "+whyNeedsLaunch)
+	ev = append(ev, "whether a second copy refuses to start: "+WhyNeedsLaunch)
 	if len(held) == 0 {
 		return fails("no lock", append([]string{"/proc/locks lists no lock of it, nor on a file it has open"}, ev...)...)
 	}
@@ -430,37 +466,82 @@ func pidFileCell(text string, err error, pid int) Cell {
 }
 
 // pidFileFromProc looks for the pid file of a process the tour did not
-// launch: a file it holds a lock on, or one in /run, that holds its pid.
+// launch, where a daemon keeps one: a file it holds a lock on (in
+// /proc/locks, by its pid or on a file it has open), any other regular file
+// it has open, then the usual places under /run. The first that holds its
+// pid is its pid file.
 func pidFileFromProc(s *Subject) Cell {
-	candidates := s.lockedFiles()
+	type candidate struct{ path, why string }
+	var candidates []candidate
+	locked, lockedElsewhere := s.lockedFiles()
+	for _, path := range locked {
+		candidates = append(candidates, candidate{path, "it holds a lock on it (/proc/locks)"})
+	}
+	for _, path := range sortedValues(s.Snap.OpenFiles) {
+		candidates = append(candidates, candidate{path, "it has it open (/proc/" + strconv.Itoa(s.Snap.Pid) + "/fd)"})
+	}
 	for _, pattern := range []string{"/run/*.pid", "/run/*/*.pid", "/var/run/*.pid"} {
 		m, _ := filepath.Glob(pattern)
-		candidates = append(candidates, m...)
-	}
-	want := strconv.Itoa(s.Snap.Pid)
-	for _, path := range candidates {
-		b, err := os.ReadFile(path)
-		if err == nil && strings.TrimSpace(string(b)) == want {
-			c := holds(path, fmt.Sprintf("%s: %q", path, b))
-			c.Command = "cat " + path
-			return c
+		for _, path := range m {
+			candidates = append(candidates, candidate{path, "found under /run"})
 		}
 	}
-	c := notShown("no pid file found", fmt.Sprintf("none of its locked files nor /run/*.pid, /run/*/*.pid holds %s; it may write one elsewhere", want))
+	want := strconv.Itoa(s.Snap.Pid)
+	for _, c := range candidates {
+		if text, ok := readPidFile(c.path); ok && strings.TrimSpace(text) == want {
+			cell := holds(c.path, fmt.Sprintf("%s: %q", c.path, text), c.why)
+			cell.Command = "cat " + c.path
+			return cell
+		}
+	}
+	ev := []string{fmt.Sprintf("none of the files it locks or has open, nor /run/*.pid, /run/*/*.pid, holds %s; it may write one elsewhere", want)}
+	for _, l := range lockedElsewhere {
+		ev = append(ev, "/proc/locks names it on a file it has not open: "+l.Line)
+	}
+	c := notShown("no pid file found", ev...)
 	c.Command = "grep -lx " + want + " /run/*.pid /run/*/*.pid"
 	return c
 }
 
-// lockedFiles returns the paths of the open files of s that /proc/locks
-// lists a lock on.
-func (s *Subject) lockedFiles() []string {
+// readPidFile reads the start of the regular file at path: enough for a
+// pid, and never a large log whole.
+func readPidFile(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	buf := make([]byte, 32)
+	n, _ := f.Read(buf)
+	return string(buf[:n]), n > 0
+}
+
+// sortedValues returns the paths of files in order, for a stable search.
+func sortedValues(files map[fileID]string) []string {
 	var paths []string
+	for _, p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// lockedFiles returns the paths of the open files of s that /proc/locks
+// lists a lock on, and the locks that name s's pid on files it does not
+// have open (a lock taken before a fork, an flock on a descriptor closed
+// since).
+func (s *Subject) lockedFiles() (paths []string, elsewhere []proc.Lock) {
 	for _, l := range s.Snap.Locks {
 		if path, ok := s.Snap.OpenFiles[idOf(l)]; ok {
 			paths = append(paths, path)
+		} else if l.Pid == s.Snap.Pid {
+			elsewhere = append(elsewhere, l)
 		}
 	}
-	return paths
+	return paths, elsewhere
 }
 
 func checkUmask(s *Subject) Cell {
@@ -470,7 +551,7 @@ func checkUmask(s *Subject) Cell {
 	}
 	mask, err := proc.ParseUmask(status)
 	if err != nil {
-		return notShown(whyNoUmask)
+		return notShown(WhyNoUmask)
 	}
 	ev := []string{fmt.Sprintf("/proc/%d/status: Umask: %s", s.Snap.Pid, status["Umask"])}
 	ok := mask&0o027 == 0o027
@@ -564,41 +645,23 @@ func checkSyslog(s *Subject) Cell {
 	if !l.Flags["syslog"] {
 		return fails("no -syslog", "the program has no -syslog flag; nothing came to the socket the tour bound")
 	}
-	tag := fmt.Sprintf("[%d]:", s.Snap.Pid)
-	var mine []string
+	var mine []SyslogMessage
 	var ev []string
-	for _, m := range l.SyslogMessages() {
-		ev = append(ev, fmt.Sprintf("datagram on %s: %q", l.SyslogSocket, m))
-		if strings.Contains(m, tag) {
+	for _, raw := range l.SyslogMessages() {
+		ev = append(ev, fmt.Sprintf("datagram on %s: %q", l.Syslog, raw))
+		if m, err := ParseSyslog(raw); err == nil && m.Pid == s.Snap.Pid {
 			mine = append(mine, m)
 		}
 	}
 	if len(mine) == 0 {
-		return fails("silent", append(ev, "no datagram tagged "+tag)...)
+		return fails("silent", append(ev, fmt.Sprintf("no RFC 3164 datagram tagged NAME[%d]", s.Snap.Pid))...)
 	}
 	for _, m := range mine {
-		if f, ok := facility(m); !ok || f != 3 {
-			return fails("not daemon", append(ev, fmt.Sprintf("%q: facility %d, not 3 (daemon)", m, f))...)
+		if m.Facility != FacilityDaemon {
+			return fails("not daemon", append(ev, fmt.Sprintf("%q: facility %d, not %d (daemon)", m.Text, m.Facility, FacilityDaemon))...)
 		}
 	}
-	c := holds(fmt.Sprintf("%d messages", len(mine)), ev...)
-	c.Command = fmt.Sprintf("socat -u UNIX-RECV:/tmp/log.sock - & %s -syslog /tmp/log.sock", filepath.Base(l.Binary))
-	return c
-}
-
-// facility reads the facility from an RFC 3164 message: "<30>..." is
-// facility 30/8 = 3 (daemon), severity 30%8 = 6 (info).
-func facility(msg string) (int, bool) {
-	rest, ok := strings.CutPrefix(msg, "<")
-	if !ok {
-		return 0, false
-	}
-	pri, _, ok := strings.Cut(rest, ">")
-	n, err := strconv.Atoi(pri)
-	if !ok || err != nil {
-		return 0, false
-	}
-	return n / 8, true
+	return holds(fmt.Sprintf("%d messages", len(mine)), ev...)
 }
 
 func checkZombies(s *Subject) Cell {
@@ -624,9 +687,9 @@ func checkZombies(s *Subject) Cell {
 		return markIf(len(zombies) == 0, value, ev...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", opened, opened-1)}, ev...)
+	ev = append([]string{fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", Opened, Opened-1)}, ev...)
 	if !l.WorkersSettled {
-		return notShown(fmt.Sprintf("its workers had not all finished within %v", settle), ev...)
+		return notShown(fmt.Sprintf("its workers had not all finished within %v", Settle), ev...)
 	}
 	return markIf(len(zombies) == 0, value, ev...)
 }

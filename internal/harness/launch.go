@@ -1,8 +1,7 @@
-package main
+package harness
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,33 +27,17 @@ import (
 	"daemon-steps/internal/steps"
 )
 
-// Time limits. They bound waits that normally end in milliseconds, so that
-// a broken step costs the tour seconds rather than hanging it.
-const (
-	// launchTimeout is how long a launcher may take to return (the SPEC's
-	// "returns to the shell within 2 s").
-	launchTimeout = 2 * time.Second
-	// shellStart is what the shell around the launcher may add to that.
-	shellStart = time.Second
-	// settle bounds waiting for what the kernel or the server does on its
-	// own: a worker's exit, a zombie reaped, a signal handled.
-	settle = 2 * time.Second
-	// ioTimeout bounds one echo exchange.
-	ioTimeout = 5 * time.Second
-	// cleanupTimeout bounds killing and reaping what a step leaves.
-	cleanupTimeout = 5 * time.Second
-	// poll is how often a wait looks again.
-	poll = 5 * time.Millisecond
-)
+// shellStart is what the shell around the launcher may add to
+// LaunchTimeout.
+const shellStart = time.Second
 
-// leakedFd is the descriptor at which the shell hands the launcher an open
-// file without close-on-exec, as "9<file" would.
-const leakedFd = 9
+// echoLine is what a launch sends to the server to see it echo.
+const echoLine = "hello from the tour\n"
 
-// opened is how many connections the tour opens and closes to each server:
+// Opened is how many connections the tour opens and closes to each server:
 // the first finds the server (SO_PEERCRED), the others echo a line. Each
 // leaves a zombie in the steps before 12.
-const opened = 3
+const Opened = 3
 
 // shellScript is run by /bin/sh as the controlling process of the
 // terminal, with the program as $0 and its flags as $@. An inner shell
@@ -70,18 +53,15 @@ exec sleep 3600 3>&- 9>&-`
 
 // Launch is what the tour did to one step's program and what it saw.
 type Launch struct {
-	Step   steps.Step
-	Binary string
-	Flags  map[string]bool // the flags the program has
-	Args   []string        // the flags the tour gave it
+	Step     steps.Step
+	Binary   string
+	Flags    map[string]bool // the flags the program has
+	FlagArgs []string        // the flags the launch gave it
 
-	// The sandbox: a short temporary directory of its own.
-	Dir          string
-	Socket       string
-	PidFile      string
-	Log          string
-	SyslogSocket string // bound by the tour, which reads what comes
-	Leaked       string // the file left open to the launcher as descriptor 9
+	// The sandbox: a short temporary directory of its own. Its Syslog
+	// socket is bound by the launch, which reads what comes.
+	Paths
+	Leaked string // the file left open to the launcher as descriptor 9
 
 	Tour     int    // the tour's pid: a child subreaper
 	Terminal string // the pseudo-terminal the shell ran on
@@ -108,18 +88,18 @@ type Launch struct {
 
 	Problems []string // what went wrong that no property covers
 
-	syslog *syslogSink
+	sink *SyslogSink
 }
 
 // SyslogMessages returns the datagrams that came to the -syslog socket.
 func (l *Launch) SyslogMessages() []string {
-	if l.syslog == nil {
+	if l.sink == nil {
 		return nil
 	}
-	return l.syslog.messages()
+	return l.sink.Messages()
 }
 
-func (l *Launch) problem(format string, args ...any) {
+func (l *Launch) Problem(format string, args ...any) {
 	l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
 }
 
@@ -140,7 +120,7 @@ func (c *SecondCopy) Refused() bool {
 
 func (c *SecondCopy) String() string {
 	if c.TimedOut {
-		return fmt.Sprintf("a second start with the same flags did not return within %v", launchTimeout)
+		return fmt.Sprintf("a second start with the same flags did not return within %v", LaunchTimeout)
 	}
 	s := fmt.Sprintf("a second start with the same flags exited with status %d", c.Code)
 	if c.Stderr != "" {
@@ -198,10 +178,9 @@ func (t *Term) String() string {
 	return s + " and removed what it had made"
 }
 
-// sandbox holds what the tour keeps open while it tours one step.
-type sandbox struct {
+// Session holds what a launch keeps open while it tours one step.
+type Session struct {
 	*Launch
-	marker     string // in the environment of every process it launches
 	term       *pty.Pair
 	output     *limitedBuffer
 	outputDone chan struct{}
@@ -211,68 +190,34 @@ type sandbox struct {
 	stopErr    error
 }
 
-// newSandbox prepares dir, which holds the step's binary, for a launch: it
+// Prepare prepares dir, which holds the step's binary, for a launch: it
 // asks the program for its flags and binds the -syslog socket.
-func newSandbox(ctx context.Context, step steps.Step, dir, binary string) (*sandbox, error) {
+func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session, error) {
 	l := &Launch{
-		Step:         step,
-		Binary:       binary,
-		Dir:          dir,
-		Socket:       filepath.Join(dir, "s.sock"),
-		PidFile:      filepath.Join(dir, "pid"),
-		Log:          filepath.Join(dir, "log"),
-		SyslogSocket: filepath.Join(dir, "syslog.sock"),
-		Leaked:       filepath.Join(dir, "leaked"),
-		Tour:         os.Getpid(),
+		Step:   step,
+		Binary: binary,
+		Paths:  NewPaths(dir),
+		Leaked: filepath.Join(dir, "leaked"),
+		Tour:   os.Getpid(),
 	}
-	sb := &sandbox{Launch: l, marker: markerEnv + "=" + dir}
+	sb := &Session{Launch: l}
 	var err error
-	if l.Flags, err = programFlags(ctx, binary, sb.marker); err != nil {
+	if l.Flags, err = ProgramFlags(ctx, binary, MarkedEnv(dir)); err != nil {
 		return nil, err
 	}
-	for _, f := range []struct{ name, value string }{
-		{"socket", l.Socket}, {"pidfile", l.PidFile}, {"syslog", l.SyslogSocket}, {"log", l.Log},
-	} {
-		if l.Flags[f.name] {
-			l.Args = append(l.Args, "-"+f.name, f.value)
-		}
-	}
+	l.FlagArgs = l.Paths.Args(l.Flags)
 	if l.Flags["syslog"] {
-		if l.syslog, err = listenSyslog(l.SyslogSocket); err != nil {
+		if l.sink, err = ListenSyslog(l.Syslog); err != nil {
 			return nil, err
 		}
 	}
 	return sb, nil
 }
 
-// programFlags asks the program for its usage message and returns the
-// names of the flags it lists ("  -socket path"), so that the tour passes
-// only flags the program has.
-func programFlags(ctx context.Context, binary, marker string) (map[string]bool, error) {
-	cmd := exec.CommandContext(ctx, binary, "-h")
-	cmd.Env = append(os.Environ(), marker)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := reaper.Start(cmd); err != nil {
-		return nil, fmt.Errorf("%s -h: %w", binary, err)
-	}
-	reaper.Wait(cmd) // -h may exit 0 or 2: the usage is what counts
-	names := make(map[string]bool)
-	for _, line := range strings.Split(out.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(rest)) > 0 {
-			names[strings.Fields(rest)[0]] = true
-		}
-	}
-	if !names["socket"] {
-		return nil, fmt.Errorf("%s -h lists no -socket flag: %q", binary, firstLine(out.String()))
-	}
-	return names, nil
-}
-
-// start launches the program from a shell that controls a new
+// Start launches the program from a shell that controls a new
 // pseudo-terminal, under umask 000, with a file open as descriptor 9, and
 // finds the server once the launcher has returned.
-func (sb *sandbox) start(ctx context.Context) error {
+func (sb *Session) Start(ctx context.Context) error {
 	var err error
 	if sb.term, err = pty.Open(); err != nil {
 		return err
@@ -295,16 +240,15 @@ func (sb *sandbox) start(ctx context.Context) error {
 	}
 	defer report.Close()
 
-	cmd := exec.Command("/bin/sh", append([]string{"-c", shellScript, sb.Binary}, sb.Args...)...)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", shellScript, sb.Binary}, sb.FlagArgs...)...)
 	cmd.Dir = sb.Dir
-	cmd.Env = append(os.Environ(), sb.marker)
+	cmd.Env = MarkedEnv(sb.Dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = sb.term.Slave, sb.term.Slave, sb.term.Slave
 	// A session of its own, with the terminal as its controlling terminal:
 	// what a login shell or a terminal window's shell has.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	cmd.ExtraFiles = make([]*os.File, leakedFd-2) // ExtraFiles[i] becomes descriptor 3+i
-	cmd.ExtraFiles[0] = reportW
-	cmd.ExtraFiles[leakedFd-3] = leaked
+	cmd.ExtraFiles = []*os.File{reportW} // descriptor 3
+	Leak(cmd, leaked)
 	err = reaper.Start(cmd)
 	reportW.Close()
 	sb.term.Slave.Close() // the shell has its own; the tour keeps only the master
@@ -333,7 +277,7 @@ func (sb *sandbox) start(ctx context.Context) error {
 // readReport reads what the shell writes on descriptor 3: "launcher PID",
 // then "status N" once the launcher has returned.
 func readReport(ctx context.Context, r *os.File) (launcher, status int, err error) {
-	r.SetReadDeadline(time.Now().Add(launchTimeout + shellStart))
+	r.SetReadDeadline(time.Now().Add(LaunchTimeout + shellStart))
 	defer context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })()
 	lines := bufio.NewReader(r)
 	status = -1
@@ -343,7 +287,7 @@ func readReport(ctx context.Context, r *os.File) (launcher, status int, err erro
 		case ctx.Err() != nil:
 			return 0, 0, ctx.Err()
 		case errors.Is(err, os.ErrDeadlineExceeded) && launcher != 0:
-			return 0, 0, fmt.Errorf("the launcher did not return within %v", launchTimeout)
+			return 0, 0, fmt.Errorf("the launcher did not return within %v", LaunchTimeout)
 		case err != nil:
 			return 0, 0, fmt.Errorf("the shell did not run the launcher: %w", err)
 		}
@@ -365,24 +309,24 @@ func readReport(ctx context.Context, r *os.File) (launcher, status int, err erro
 // lastOutputLine returns the last line the terminal showed, where the
 // launcher writes why it failed. Its output may still be on its way to
 // the master side, so this waits a moment for one.
-func (sb *sandbox) lastOutputLine() string {
-	waitUntil(context.Background(), 100*time.Millisecond, func() bool { return sb.output.String() != "" })
+func (sb *Session) lastOutputLine() string {
+	WaitUntil(context.Background(), 100*time.Millisecond, func() bool { return sb.output.String() != "" })
 	lines := strings.Split(strings.TrimSpace(sb.output.String()), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// exercise makes connections: opened in all, each closed, and one more
+// Exercise makes connections: Opened in all, each closed, and one more
 // held open, so that the snapshot shows a live worker and, before step
 // 12, a zombie for each finished one.
-func (sb *sandbox) exercise(ctx context.Context) {
-	for i := 1; i < opened; i++ {
-		if err := echo(sb.Socket); err != nil {
-			sb.problem("echo: %v", err)
+func (sb *Session) Exercise(ctx context.Context) {
+	for i := 1; i < Opened; i++ {
+		if err := EchoLine(sb.Socket, echoLine); err != nil {
+			sb.Problem("echo: %v", err)
 		}
 	}
 	var err error
-	if sb.held, err = holdConnection(sb.Socket); err != nil {
-		sb.problem("hold a connection open: %v", err)
+	if sb.held, err = HoldConnection(sb.Socket); err != nil {
+		sb.Problem("hold a connection open: %v", err)
 	}
 	live := 0
 	if sb.held != nil {
@@ -390,7 +334,7 @@ func (sb *sandbox) exercise(ctx context.Context) {
 	}
 	// The workers of the closed connections are done once none but the
 	// held one runs: each is then a zombie, or reaped.
-	sb.WorkersSettled = waitUntil(ctx, settle, func() bool {
+	sb.WorkersSettled = WaitUntil(ctx, Settle, func() bool {
 		kids, _ := proc.Children(sb.Server)
 		zombies, running := 0, 0
 		for _, k := range kids {
@@ -400,17 +344,17 @@ func (sb *sandbox) exercise(ctx context.Context) {
 				running++
 			}
 		}
-		return running == live && (zombies == 0 || zombies == opened)
+		return running == live && (zombies == 0 || zombies == Opened)
 	})
 }
 
-// observe reads /proc for the server and the files of the sandbox.
-func (sb *sandbox) observe() (Snapshot, error) {
+// Observe reads /proc for the server and the files of the sandbox.
+func (sb *Session) Observe() (Snapshot, error) {
 	snap, err := TakeSnapshot(sb.Server)
 	if err != nil {
 		return snap, fmt.Errorf("the server has gone: %w", err)
 	}
-	procs := reaper.Marked(sb.marker + "\x00")
+	procs := reaper.Marked(Marker(sb.Dir))
 	for _, st := range procs {
 		sb.Tree = append(sb.Tree, st)
 	}
@@ -430,10 +374,10 @@ func (sb *sandbox) observe() (Snapshot, error) {
 	return snap, nil
 }
 
-// act does what /proc alone cannot show: it starts a second copy (from
+// Act does what /proc alone cannot show: it starts a second copy (from
 // step 07, when there is a lock to refuse it), hangs up the terminal, and
 // asks the server to stop.
-func (sb *sandbox) act(ctx context.Context) {
+func (sb *Session) Act(ctx context.Context) {
 	if sb.held != nil {
 		sb.held.Close()
 	}
@@ -450,16 +394,16 @@ func (sb *sandbox) act(ctx context.Context) {
 
 // startSecondCopy starts the program again with the same flags, and sees
 // who listens on the socket afterwards.
-func (sb *sandbox) startSecondCopy(ctx context.Context) *SecondCopy {
+func (sb *Session) startSecondCopy(ctx context.Context) *SecondCopy {
 	c := &SecondCopy{first: sb.Server}
-	cmd := exec.Command(sb.Binary, sb.Args...)
+	cmd := exec.Command(sb.Binary, sb.FlagArgs...)
 	cmd.Dir = sb.Dir
-	cmd.Env = append(os.Environ(), sb.marker)
+	cmd.Env = MarkedEnv(sb.Dir)
 	var stderr limitedBuffer
 	stderr.limit = 4 << 10
 	cmd.Stderr = &stderr // the launcher's alone: from step 06 its server holds /dev/null
 	if err := reaper.Start(cmd); err != nil {
-		sb.problem("second copy: %v", err)
+		sb.Problem("second copy: %v", err)
 		return nil
 	}
 	done := make(chan struct{})
@@ -470,7 +414,7 @@ func (sb *sandbox) startSecondCopy(ctx context.Context) *SecondCopy {
 	select {
 	case <-done:
 		c.Code = cmd.ProcessState.ExitCode()
-	case <-time.After(launchTimeout):
+	case <-time.After(LaunchTimeout):
 		c.TimedOut = true
 	case <-ctx.Done():
 	}
@@ -488,19 +432,19 @@ func (sb *sandbox) startSecondCopy(ctx context.Context) *SecondCopy {
 // up and signals the shell, its controlling process, which exits; as it
 // exits, the kernel hangs up its foreground process group. A server still
 // in that group (steps 01 and 02) dies of SIGHUP.
-func (sb *sandbox) hangUp(ctx context.Context) *Hangup {
+func (sb *Session) hangUp(ctx context.Context) *Hangup {
 	h := &Hangup{Terminal: sb.Terminal}
 	sb.term.Master.Close()
 	select {
 	case <-sb.shellDone:
-	case <-time.After(settle):
-		sb.problem("the shell did not exit within %v of the hangup", settle)
+	case <-time.After(Settle):
+		sb.Problem("the shell did not exit within %v of the hangup", Settle)
 	case <-ctx.Done():
 		return h
 	}
 	// The SIGHUP, if any, was sent before the shell's exit was reported:
 	// a server that still echoes survived it.
-	if echo(sb.Socket) == nil {
+	if EchoLine(sb.Socket, echoLine) == nil {
 		h.Survived = true
 		return h
 	}
@@ -509,7 +453,7 @@ func (sb *sandbox) hangUp(ctx context.Context) *Hangup {
 }
 
 // terminate sends SIGTERM to the server and waits for it to end.
-func (sb *sandbox) terminate(ctx context.Context) {
+func (sb *Session) terminate(ctx context.Context) {
 	if st, err := proc.ReadStat(sb.Server); err != nil || st.State == 'Z' {
 		sb.TermSkipped = "it had already ended"
 		if sb.Hangup != nil && !sb.Hangup.Survived {
@@ -526,23 +470,23 @@ func (sb *sandbox) terminate(ctx context.Context) {
 	if strings.HasPrefix(t.End, "exited with status ") {
 		t.Code, _ = strconv.Atoi(strings.TrimPrefix(t.End, "exited with status "))
 	}
-	t.SocketLeft = exists(sb.Socket)
-	t.PidFileLeft = sb.Flags["pidfile"] && exists(sb.PidFile)
+	t.SocketLeft = Exists(sb.Socket)
+	t.PidFileLeft = sb.Flags["pidfile"] && Exists(sb.PidFile)
 	sb.Term = t
 }
 
 // awaitServerEnd waits for the server, a child of the tour since its
 // launcher left, to end, reaps it, and says how it ended.
-func (sb *sandbox) awaitServerEnd(ctx context.Context) string {
+func (sb *Session) awaitServerEnd(ctx context.Context) string {
 	var ws unix.WaitStatus
 	var reaped bool
-	ended := waitUntil(ctx, settle, func() bool {
+	ended := WaitUntil(ctx, Settle, func() bool {
 		ws, reaped = reaper.Reap(sb.Server)
-		return reaped || !exists(fmt.Sprintf("/proc/%d", sb.Server))
+		return reaped || !Exists(fmt.Sprintf("/proc/%d", sb.Server))
 	})
 	switch {
 	case !ended:
-		return fmt.Sprintf("was still running %v later", settle)
+		return fmt.Sprintf("was still running %v later", Settle)
 	case !reaped:
 		return "ended (its exit status went to another parent)"
 	case ws.Signaled():
@@ -551,9 +495,9 @@ func (sb *sandbox) awaitServerEnd(ctx context.Context) string {
 	return fmt.Sprintf("exited with status %d", ws.ExitStatus())
 }
 
-// stop kills and reaps every process of the sandbox, and closes what the
+// Stop kills and reaps every process of the sandbox, and closes what the
 // tour held open. It is safe to call more than once.
-func (sb *sandbox) stop() error {
+func (sb *Session) Stop() error {
 	sb.stopOnce.Do(func() {
 		if sb.held != nil {
 			sb.held.Close()
@@ -564,171 +508,13 @@ func (sb *sandbox) stop() error {
 			<-sb.outputDone
 			sb.Output = strings.ReplaceAll(sb.output.String(), "\r\n", "\n")
 		}
-		sb.stopErr = reaper.KillMarked(sb.marker+"\x00", cleanupTimeout)
+		sb.stopErr = reaper.KillMarked(Marker(sb.Dir), CleanupTimeout)
 		if sb.shellDone != nil {
 			<-sb.shellDone
 		}
-		if sb.syslog != nil {
-			sb.syslog.close()
+		if sb.sink != nil {
+			sb.sink.Close()
 		}
 	})
 	return sb.stopErr
-}
-
-// echo sends a line on a connection of its own, closes its writing side,
-// and requires the same line back before the server closes.
-func echo(socket string) error {
-	conn, err := net.Dial("unix", socket)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
-		return err
-	}
-	const line = "hello from the tour\n"
-	if _, err := io.WriteString(conn, line); err != nil {
-		return err
-	}
-	if err := conn.(*net.UnixConn).CloseWrite(); err != nil {
-		return err
-	}
-	got, err := io.ReadAll(conn)
-	if err != nil {
-		return err
-	}
-	if string(got) != line {
-		return fmt.Errorf("sent %q, got %q back", line, got)
-	}
-	return nil
-}
-
-// holdConnection opens a connection and waits for its worker to answer,
-// so that the worker runs while the tour looks.
-func holdConnection(socket string) (net.Conn, error) {
-	conn, err := net.Dial("unix", socket)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := conn.Write([]byte("x")); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
-}
-
-// waitUntil polls cond until it holds, timeout passes or ctx ends, and
-// reports whether it held.
-func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(poll)
-	}
-	return true
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
-
-// limitedBuffer keeps the first limit bytes written to it, safely for a
-// writer and a reader in different goroutines.
-type limitedBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	limit int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.limit - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *limitedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// syslogSink is the datagram socket the tour binds for a step's -syslog,
-// standing in for the syslog daemon at /dev/log.
-type syslogSink struct {
-	conn *net.UnixConn
-	mu   sync.Mutex
-	msgs []string
-	done chan struct{}
-}
-
-func listenSyslog(path string) (*syslogSink, error) {
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return nil, fmt.Errorf("bind the -syslog socket: %w", err)
-	}
-	s := &syslogSink{conn: conn, done: make(chan struct{})}
-	go s.receive()
-	return s, nil
-}
-
-func (s *syslogSink) receive() {
-	defer close(s.done)
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := s.conn.Read(buf)
-		if n > 0 {
-			s.add(string(buf[:n]))
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (s *syslogSink) add(msg string) {
-	s.mu.Lock()
-	s.msgs = append(s.msgs, strings.TrimRight(msg, "\n\x00"))
-	s.mu.Unlock()
-}
-
-// close stops receiving, keeps what is still queued (the server's goodbye
-// may have just arrived), and closes the socket.
-func (s *syslogSink) close() {
-	s.conn.SetReadDeadline(time.Now())
-	<-s.done
-	if raw, err := s.conn.SyscallConn(); err == nil {
-		buf := make([]byte, 64<<10)
-		raw.Control(func(fd uintptr) {
-			for {
-				n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-				if err != nil || n <= 0 {
-					return
-				}
-				s.add(string(buf[:n]))
-			}
-		})
-	}
-	s.conn.Close()
-}
-
-func (s *syslogSink) messages() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
 }

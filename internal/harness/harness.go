@@ -1,0 +1,239 @@
+// Package harness launches a step's program as a shell would and observes
+// it: the one machinery behind the step tests (internal/daemontest, a
+// testify layer over it) and the tour (a view of what it finds). It holds
+// the sandbox paths and flags, the echo client, the stand-in syslog daemon,
+// the waits, and one definition of each of the twelve properties' checks
+// (property.go), which say what they saw and whether the property holds.
+// The properties are described in PROPERTIES.md at the repository's root.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"daemon-steps/internal/proc"
+	"daemon-steps/internal/reaper"
+)
+
+// Time limits. They bound waits that normally end in milliseconds, so that a
+// broken program fails its test, or costs the tour seconds, instead of
+// hanging it.
+const (
+	// LaunchTimeout is how long a launcher may take to return
+	// (PROPERTIES.md: "returns to the shell within 2 s").
+	LaunchTimeout = 2 * time.Second
+	// Settle bounds waiting for something the kernel or the server does on
+	// its own: a parent gone, a signal handled, a zombie reaped.
+	Settle = 2 * time.Second
+	// IOTimeout bounds one echo exchange.
+	IOTimeout = 10 * time.Second
+	// CleanupTimeout bounds killing and reaping what a launch leaves.
+	CleanupTimeout = 5 * time.Second
+	// Poll is how often a wait looks again.
+	Poll = 5 * time.Millisecond
+)
+
+// MarkerEnv is set in the environment of every process a sandbox launches,
+// to the sandbox's directory. The processes those start inherit it; that is
+// how cleanup finds every process a launch left, however far it has
+// wandered from its launcher (reaper.KillMarked).
+const MarkerEnv = "DAEMON_STEPS_SANDBOX"
+
+// Marker is the environment entry of the sandbox dir, as it appears in
+// /proc/PID/environ (NUL-terminated), for reaper.Marked and KillMarked.
+func Marker(dir string) string { return MarkerEnv + "=" + dir + "\x00" }
+
+// MarkedEnv returns the calling process's environment with the marker of
+// the sandbox dir added, for an exec.Cmd.
+func MarkedEnv(dir string) []string { return append(os.Environ(), MarkerEnv+"="+dir) }
+
+// LeakedFd is the descriptor at which a launch hands the launcher an open
+// file without close-on-exec, as a shell does with "9<some/file".
+const LeakedFd = 9
+
+// Paths are one sandbox's files: a short temporary directory holding the
+// program's socket, pid file and log, and the socket where a stand-in
+// syslog daemon may listen.
+type Paths struct {
+	Dir     string // a short temporary directory
+	Socket  string // Dir/s.sock
+	PidFile string // Dir/pid
+	Log     string // Dir/log
+	Syslog  string // Dir/syslog.sock: nothing listens there unless bound
+}
+
+// NewPaths names the sandbox files in dir.
+func NewPaths(dir string) Paths {
+	return Paths{
+		Dir:     dir,
+		Socket:  filepath.Join(dir, "s.sock"),
+		PidFile: filepath.Join(dir, "pid"),
+		Log:     filepath.Join(dir, "log"),
+		Syslog:  filepath.Join(dir, "syslog.sock"),
+	}
+}
+
+// Args returns the flags that point the program at p, for each flag in
+// flags that the program has.
+func (p Paths) Args(flags map[string]bool) []string {
+	var args []string
+	for _, f := range []struct{ name, value string }{
+		{"socket", p.Socket}, {"pidfile", p.PidFile}, {"syslog", p.Syslog}, {"log", p.Log},
+	} {
+		if flags[f.name] {
+			args = append(args, "-"+f.name, f.value)
+		}
+	}
+	return args
+}
+
+// ProgramFlags asks the program for its usage message and returns the
+// names of the flags it lists ("  -socket path" in the flag package's
+// usage), so that a launch passes only flags the program has. env is the
+// environment of the -h run (a sandbox's, so that cleanup finds it).
+func ProgramFlags(ctx context.Context, binary string, env []string) (map[string]bool, error) {
+	cmd := exec.CommandContext(ctx, binary, "-h")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := reaper.Start(cmd); err != nil {
+		return nil, fmt.Errorf("%s -h: %w", binary, err)
+	}
+	reaper.Wait(cmd) // -h may exit 0 or 2: the usage is what counts
+	names := make(map[string]bool)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok && len(strings.Fields(rest)) > 0 {
+			names[strings.Fields(rest)[0]] = true
+		}
+	}
+	if !names["socket"] {
+		return nil, fmt.Errorf("%s -h lists no -socket flag: %q", binary, FirstLine(out.String()))
+	}
+	return names, nil
+}
+
+// Echo sends data to the server at socket on a connection of its own,
+// closes its writing side, and returns all that comes back until the
+// server closes.
+func Echo(socket string, data []byte) ([]byte, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(IOTimeout)); err != nil {
+		return nil, err
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(data)
+		sent <- errors.Join(err, conn.CloseWrite())
+	}()
+	got, readErr := io.ReadAll(conn)
+	return got, errors.Join(readErr, <-sent)
+}
+
+// EchoLine sends line with Echo and requires the same line back.
+func EchoLine(socket, line string) error {
+	got, err := Echo(socket, []byte(line))
+	if err != nil {
+		return err
+	}
+	if string(got) != line {
+		return fmt.Errorf("sent %q, got %q back", line, got)
+	}
+	return nil
+}
+
+// HoldConnection opens a connection to the server and exchanges one byte
+// over it, so that a worker is known to serve it, and returns it open.
+func HoldConnection(socket string) (net.Conn, error) {
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(IOTimeout))
+	if _, err := conn.Write([]byte("x")); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("the echo of one byte: %w", err)
+	}
+	return conn, nil
+}
+
+// WaitUntil polls cond until it holds, timeout passes or ctx ends, and
+// reports whether it held.
+func WaitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(Poll)
+	}
+	return true
+}
+
+// Alive reports whether pid exists and is not a zombie.
+func Alive(pid int) bool {
+	st, err := proc.ReadStat(pid)
+	return err == nil && st.State != 'Z' && st.State != 'X'
+}
+
+// Exists reports whether there is a file (of any type) at path.
+func Exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// Leak makes cmd inherit f, without close-on-exec, as its descriptor
+// LeakedFd, as a shell does with "9<file". ExtraFiles[i] becomes
+// descriptor 3+i; the others stay closed.
+func Leak(cmd *exec.Cmd, f *os.File) {
+	if len(cmd.ExtraFiles) < LeakedFd-2 {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, LeakedFd-2-len(cmd.ExtraFiles))...)
+	}
+	cmd.ExtraFiles[LeakedFd-3] = f
+}
+
+// FirstLine returns the first line of s, spaces trimmed.
+func FirstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// limitedBuffer keeps the first limit bytes written to it, safely for a
+// writer and a reader in different goroutines.
+type limitedBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.limit - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
