@@ -5,10 +5,11 @@
 //	go run ./internal/stepdiff          # write the diffs
 //	go run ./internal/stepdiff -check   # write nothing; fail on a stale one
 //
-// For every stepNN-* directory but the first, it computes the unified diff
-// (three lines of context) from step N-1 to step N over the non-test .go
-// files: tests, README.md and testdata/ are left out. The diff goes between
-// the lines
+// For every stepNN-* directory but the first, it runs git diff --no-index
+// (three lines of context), file by file, from step N-1 to step N over the
+// non-test .go files: tests, README.md and testdata/ are left out. Git is
+// there wherever the repository was cloned, and its output is what a
+// reader gets by running the same command. The diff goes between the lines
 //
 //	<!-- BEGIN GENERATED DIFF -->
 //	<!-- END GENERATED DIFF -->
@@ -28,6 +29,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			status = 1
 			continue
 		}
-		diff, err := stepDiff(prev, step)
+		diff, err := stepDiff(*root, prev, step)
 		if err != nil {
 			fmt.Fprintf(stderr, "stepdiff: %s: %v\n", step.Name, err)
 			status = 1
@@ -142,9 +144,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-// stepDiff returns the unified diff from prev's non-test .go files to
-// step's, file by file in the order of their names.
-func stepDiff(prev, step steps.Step) (string, error) {
+// stepDiff returns the diff from prev's non-test .go files to step's, file
+// by file in the order of their names.
+func stepDiff(root string, prev, step steps.Step) (string, error) {
 	oldFiles, err := steps.CodeFiles(prev.Dir)
 	if err != nil {
 		return "", err
@@ -165,30 +167,43 @@ func stepDiff(prev, step steps.Step) (string, error) {
 
 	var out strings.Builder
 	for _, name := range sorted {
-		oldName, oldText, err := readSide(prev, name)
+		diff, err := gitDiff(root, side(prev, name), side(step, name))
 		if err != nil {
 			return "", err
 		}
-		newName, newText, err := readSide(step, name)
-		if err != nil {
-			return "", err
-		}
-		out.WriteString(Unified(oldName, newName, oldText, newText))
+		out.WriteString(diff)
 	}
 	return out.String(), nil
 }
 
-// readSide returns how a diff header names file name of step, and its
-// text: /dev/null and "" when the step has no such file.
-func readSide(step steps.Step, name string) (string, string, error) {
-	b, err := os.ReadFile(filepath.Join(step.Dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "/dev/null", "", nil
+// side names file name of step for git diff, relative to the repository's
+// root: /dev/null when the step has no such file.
+func side(step steps.Step, name string) string {
+	if _, err := os.Lstat(filepath.Join(step.Dir, name)); errors.Is(err, fs.ErrNotExist) {
+		return "/dev/null"
+	}
+	return step.Name + "/" + name
+}
+
+// gitDiff runs git diff --no-index from old to new in root. The user's and
+// the system's git configuration are left out, and the options that change
+// git's output are given, so that every machine writes the same diff.
+func gitDiff(root, old, new string) (string, error) {
+	cmd := exec.Command("git", "diff", "--no-index", "--no-color", "--no-ext-diff", "--no-textconv",
+		"--no-prefix", "--diff-algorithm=myers", "--indent-heuristic", "--unified=3", "--", old, new)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		err = nil // 1: the files differ
 	}
 	if err != nil {
-		return "", "", err
+		return "", fmt.Errorf("git diff --no-index %s %s: %v %s", old, new, err, strings.TrimSpace(stderr.String()))
 	}
-	return step.Name + "/" + name, string(b), nil
+	return string(out), nil
 }
 
 // hasMarkers reports whether readme has a line holding the begin marker.

@@ -2,230 +2,13 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// Test that Unified writes the hunks diff -u writes for small edits.
-func TestUnifiedMatchesExamples(t *testing.T) {
-	lines := func(n ...int) string {
-		var b strings.Builder
-		for _, i := range n {
-			fmt.Fprintf(&b, "line %d\n", i)
-		}
-		return b.String()
-	}
-	for _, c := range []struct {
-		name     string
-		old, new string
-		want     string
-	}{
-		{"equal", lines(1, 2), lines(1, 2), ""},
-		{"insert in the middle", lines(1, 2, 3, 4, 5, 6, 7, 8), lines(1, 2, 3, 4, 40, 5, 6, 7, 8), `--- a
-+++ b
-@@ -2,6 +2,7 @@
- line 2
- line 3
- line 4
-+line 40
- line 5
- line 6
- line 7
-`},
-		{"change at the start", lines(1, 2, 3, 4, 5), lines(10, 2, 3, 4, 5), `--- a
-+++ b
-@@ -1,4 +1,4 @@
--line 1
-+line 10
- line 2
- line 3
- line 4
-`},
-		{"two hunks", lines(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), lines(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), `--- a
-+++ b
-@@ -1,4 +1,3 @@
--line 1
- line 2
- line 3
- line 4
-@@ -12,4 +11,3 @@
- line 12
- line 13
- line 14
--line 15
-`},
-		{"changes six kept lines apart share a hunk", lines(1, 2, 3, 4, 5, 6, 7), lines(2, 3, 4, 5, 6, 7, 8), `--- a
-+++ b
-@@ -1,7 +1,7 @@
--line 1
- line 2
- line 3
- line 4
- line 5
- line 6
- line 7
-+line 8
-`},
-		{"changes seven kept lines apart do not", lines(1, 2, 3, 4, 5, 6, 7, 8), lines(2, 3, 4, 5, 6, 7, 8, 9), `--- a
-+++ b
-@@ -1,4 +1,3 @@
--line 1
- line 2
- line 3
- line 4
-@@ -6,3 +5,4 @@
- line 6
- line 7
- line 8
-+line 9
-`},
-		{"an added function reads as one", "func a() {\n\treturn\n}\n\nfunc c() {}\n",
-			"func a() {\n\treturn\n}\n\nfunc b() {\n\treturn\n}\n\nfunc c() {}\n", `--- a
-+++ b
-@@ -2,4 +2,8 @@
- 	return
- }
- 
-+func b() {
-+	return
-+}
-+
- func c() {}
-`},
-		{"a deleted function reads as one", "func a() {\n\treturn\n}\n\nfunc b() {\n\treturn\n}\n\nfunc c() {}\n",
-			"func a() {\n\treturn\n}\n\nfunc c() {}\n", `--- a
-+++ b
-@@ -2,8 +2,4 @@
- 	return
- }
- 
--func b() {
--	return
--}
--
- func c() {}
-`},
-		{"new file", "", lines(1, 2), `--- a
-+++ b
-@@ -0,0 +1,2 @@
-+line 1
-+line 2
-`},
-		{"deleted file", lines(1), "", `--- a
-+++ b
-@@ -1 +0,0 @@
--line 1
-`},
-		{"no newline at the end", "x\ny", "x\ny\n", `--- a
-+++ b
-@@ -1,2 +1,2 @@
- x
--y
-\ No newline at end of file
-+y
-`},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			require.Equal(t, c.want, Unified("a", "b", c.old, c.new))
-		})
-	}
-}
-
-// Test that applying the diff of two texts to the first gives the second,
-// for many random edits, and that diff -u agrees on how many lines change.
-func TestUnifiedAppliesBack(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	gnu, _ := exec.LookPath("diff")
-	dir := t.TempDir()
-	for round := range 200 {
-		var a []string
-		for range r.IntN(30) {
-			a = append(a, strconv.Itoa(r.IntN(8))+"\n") // few values: many equal lines
-		}
-		b := append([]string(nil), a...)
-		for range r.IntN(6) {
-			switch i := r.IntN(len(b) + 1); {
-			case r.IntN(2) == 0 && i < len(b):
-				b = append(b[:i], b[i+1:]...)
-			default:
-				b = append(b[:i], append([]string{strconv.Itoa(r.IntN(8)) + "\n"}, b[i:]...)...)
-			}
-		}
-		oldText, newText := strings.Join(a, ""), strings.Join(b, "")
-		d := Unified("a", "b", oldText, newText)
-		require.Equal(t, newText, apply(t, oldText, d), "round %d:\n%s", round, d)
-
-		if gnu == "" {
-			continue
-		}
-		pa, pb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-		require.NoError(t, os.WriteFile(pa, []byte(oldText), 0o644))
-		require.NoError(t, os.WriteFile(pb, []byte(newText), 0o644))
-		out, _ := exec.Command(gnu, "-u", pa, pb).Output()
-		require.Equal(t, changedLines(string(out)), changedLines(d), "round %d: diff -u changes as many lines\n%s\n%s", round, out, d)
-	}
-}
-
-// changedLines counts the deleted and the inserted lines of a diff.
-func changedLines(diff string) [2]int {
-	var n [2]int
-	for _, l := range strings.Split(diff, "\n") {
-		switch {
-		case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
-		case strings.HasPrefix(l, "-"):
-			n[0]++
-		case strings.HasPrefix(l, "+"):
-			n[1]++
-		}
-	}
-	return n
-}
-
-// apply applies a unified diff of one file to old, checking every context
-// and deleted line against it.
-func apply(t *testing.T, old, diff string) string {
-	t.Helper()
-	a := split(old)
-	var out []string
-	next := 0 // the index of the first line of a not yet copied
-	for _, l := range split(diff) {
-		switch {
-		case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
-		case strings.HasPrefix(l, "@@"):
-			var start, n int
-			_, err := fmt.Sscanf(l, "@@ -%d,%d", &start, &n)
-			if err != nil {
-				_, err = fmt.Sscanf(l, "@@ -%d", &start)
-				n = 1
-			}
-			require.NoError(t, err, l)
-			if n > 0 {
-				start-- // counted from 1
-			}
-			out = append(out, a[next:start]...)
-			next = start
-		case strings.HasPrefix(l, " "), strings.HasPrefix(l, "-"):
-			require.Equal(t, a[next], l[1:], "the diff's line %q is the old text's", l)
-			if l[0] == ' ' {
-				out = append(out, a[next])
-			}
-			next++
-		case strings.HasPrefix(l, "+"):
-			out = append(out, l[1:])
-		default:
-			t.Fatalf("unexpected diff line %q", l)
-		}
-	}
-	return strings.Join(append(out, a[next:]...), "")
-}
 
 // writeTree creates files (path: text) under dir.
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -273,14 +56,16 @@ func TestWritesDiffIntoReadmes(t *testing.T) {
 	two, err := os.ReadFile(filepath.Join(root, "step02-two/README.md"))
 	require.NoError(t, err)
 	require.Equal(t, "# Two\n\nText.\n\n"+beginMarker+"\n```diff\n"+
+		"diff --git step01-one/main.go step02-two/main.go\nindex 38dd16d..d9e78f6 100644\n"+
 		"--- step01-one/main.go\n+++ step02-two/main.go\n@@ -1,3 +1,3 @@\n package main\n \n-func main() {}\n+func main() { two() }\n"+
+		"diff --git step02-two/two.go step02-two/two.go\nnew file mode 100644\nindex 0000000..5a30249\n"+
 		"--- /dev/null\n+++ step02-two/two.go\n@@ -0,0 +1,3 @@\n+package main\n+\n+func two() {}\n"+
 		"```\n"+endMarker+"\n\nAfter.\n", string(two))
 
 	three, err := os.ReadFile(filepath.Join(root, "step03-three/README.md"))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(three), "# Three\n\n## The code, step by step\n\n"), "%s", three)
-	require.Contains(t, string(three), "--- step02-two/two.go\n+++ /dev/null\n")
+	require.Contains(t, string(three), "--- step02-two/two.go\n+++ /dev/null\n", "a file the step removes")
 
 	four, err := os.ReadFile(filepath.Join(root, "step04-four/README.md"))
 	require.NoError(t, err)
