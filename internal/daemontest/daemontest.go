@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,7 +172,7 @@ func New(t testing.TB) *Sandbox {
 	t.Helper()
 	readSourcesOnce.Do(readSources)
 	dir, err := os.MkdirTemp("", "ds")
-	require.NoError(t, err)
+	require.NoError(t, err, "set-up: a temporary directory")
 	s := &Sandbox{t: t, Paths: harness.NewPaths(dir)}
 	t.Cleanup(func() {
 		s.killAll()
@@ -208,7 +209,8 @@ type Result struct {
 func (s *Sandbox) Run(cmd *exec.Cmd) Result {
 	s.t.Helper()
 	r, err := s.Launch(cmd)
-	require.NoError(s.t, err)
+	require.NoErrorf(s.t, err, "launch %s: the launcher must return within %v", strings.Join(cmd.Args, " "), LaunchTimeout)
+	s.t.Logf("launcher %d: %s; exit status %d; stdout %q; stderr %q", r.Pid, strings.Join(cmd.Args, " "), r.Code, r.Stdout, r.Stderr)
 	return r
 }
 
@@ -231,7 +233,6 @@ func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
 		defer errOut.Close()
 		cmd.Stderr = errOut
 	}
-	s.t.Logf("run %s", strings.Join(cmd.Args, " "))
 	if err := reaper.Start(cmd); err != nil {
 		return Result{}, err
 	}
@@ -245,7 +246,6 @@ func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
 	}
 	r.Code = cmd.ProcessState.ExitCode()
 	r.Stdout, r.Stderr = readBack(out), readBack(errOut)
-	s.t.Logf("launcher %d exited with status %d; stdout %q; stderr %q", r.Pid, r.Code, r.Stdout, r.Stderr)
 	return r, nil
 }
 
@@ -264,7 +264,7 @@ func readBack(f *os.File) string {
 func (s *Sandbox) Start(args ...string) (server int, launch Result) {
 	s.t.Helper()
 	launch = s.Run(s.Command(append(s.Flags(), args...)...))
-	require.Equal(s.t, 0, launch.Code, "the launcher's exit status (stderr: %q)", launch.Stderr)
+	requireStarted(s.t, launch)
 	server = s.ServerPid()
 	return server, launch
 }
@@ -274,9 +274,17 @@ func (s *Sandbox) Start(args ...string) (server int, launch Result) {
 func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch Result) {
 	s.t.Helper()
 	launch = s.Run(cmd)
-	require.Equal(s.t, 0, launch.Code, "the launcher's exit status (stderr: %q)", launch.Stderr)
+	requireStarted(s.t, launch)
 	server = s.ServerPid()
 	return server, launch
+}
+
+// requireStarted requires a launcher to have reported a server's start:
+// exit status 0 (PROPERTIES.md, "The program").
+func requireStarted(t testing.TB, launch Result) {
+	t.Helper()
+	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (see step 01's README.md, \"What the test checks\")",
+		launch.Pid, launch.Code, strings.TrimSpace(launch.Stderr))
 }
 
 // ServerPid connects to the sandbox's socket and returns the pid of the
@@ -284,7 +292,7 @@ func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch Result) {
 func (s *Sandbox) ServerPid() int {
 	s.t.Helper()
 	pid, err := PeerPid(s.Socket)
-	require.NoError(s.t, err, "find the server")
+	require.NoErrorf(s.t, err, "once the launcher has returned, a server must listen on -socket %s (the test asks the listener's pid with SO_PEERCRED)", s.Socket)
 	s.t.Logf("server: pid %d listens on %s", pid, s.Socket)
 	return pid
 }
@@ -304,15 +312,15 @@ func (s *Sandbox) RequireEcho() {
 	s.t.Helper()
 	msg := []byte("hello, " + s.t.Name() + "\n")
 	got, err := Echo(s.Socket, msg)
-	require.NoError(s.t, err, "echo through %s", s.Socket)
-	require.Equal(s.t, string(msg), string(got), "the echo")
+	require.NoErrorf(s.t, err, "the server must echo a line through %s: connect, send, half-close, and read until the server closes", s.Socket)
+	require.Equalf(s.t, string(msg), string(got), "the server on %s must send back the line it got", s.Socket)
 }
 
 // Stat reads /proc/PID/stat, failing the test if it cannot.
 func (s *Sandbox) Stat(pid int) proc.Stat {
 	s.t.Helper()
 	st, err := proc.ReadStat(pid)
-	require.NoError(s.t, err)
+	require.NoErrorf(s.t, err, "read /proc/%d/stat: process %d must still run", pid, pid)
 	s.t.Logf("/proc/%d/stat: ppid %d pgrp %d session %d tty_nr %d state %c", pid, st.PPid, st.Pgrp, st.Session, st.TtyNr, st.State)
 	return st
 }
@@ -327,10 +335,31 @@ func WaitGone(pid int) bool {
 }
 
 // Eventually waits up to Settle for cond to hold, and fails the test with
-// msg if it does not.
+// msg, formatted with args, if it does not. cond runs in the test's own
+// goroutine, so it may use require. The message is formatted when the
+// wait fails: an argument that is a pointer (to a slice cond fills in,
+// say) shows what it points to then, the last thing cond saw.
 func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
 	s.t.Helper()
-	require.Eventually(s.t, cond, Settle, poll, fmt.Sprintf(msg, args...))
+	deadline := time.Now().Add(Settle)
+	for !cond() {
+		if time.Now().After(deadline) {
+			require.FailNowf(s.t, "not so within "+Settle.String(), msg, derefArgs(args)...)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// derefArgs replaces each non-nil pointer in args with what it points to.
+func derefArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+		if v := reflect.ValueOf(a); v.Kind() == reflect.Pointer && !v.IsNil() {
+			out[i] = v.Elem().Interface()
+		}
+	}
+	return out
 }
 
 // marker is the environment entry that every process launched from the
@@ -364,9 +393,9 @@ func liveChildren() []int {
 // program under test.
 func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
 	s.t.Helper()
-	require.Greater(s.t, pid, 1, "refusing to signal pid %d", pid)
+	require.Greaterf(s.t, pid, 1, "refusing to signal pid %d", pid)
 	s.t.Logf("kill -%s %d", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid)
-	require.NoError(s.t, unix.Kill(pid, sig))
+	require.NoErrorf(s.t, unix.Kill(pid, sig), "kill -%s %d: process %d must still be there", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid, pid)
 }
 
 // LeakedFd is the descriptor number at which LeakDescriptor hands a file to
@@ -379,7 +408,7 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	s.t.Helper()
 	path := filepath.Join(s.Dir, "leaked")
 	f, err := os.Create(path)
-	require.NoError(s.t, err)
+	require.NoError(s.t, err, "set-up: create the file to leak")
 	s.t.Cleanup(func() { f.Close() })
 	harness.Leak(cmd, f)
 	return path
@@ -398,7 +427,7 @@ type Terminal struct {
 func (s *Sandbox) OpenTerminal() *Terminal {
 	s.t.Helper()
 	p, err := pty.Open()
-	require.NoError(s.t, err)
+	require.NoError(s.t, err, "set-up: open a pseudo-terminal")
 	s.t.Cleanup(func() { p.Close() })
 	go io.Copy(io.Discard, p.Master)
 	s.t.Logf("opened pseudo-terminal %s", p.Name)
@@ -426,15 +455,15 @@ func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, Binary}, args...)...)
 	cmd.Env = harness.MarkedEnv(s.Dir)
 	term.Control(cmd)
-	require.NoError(s.t, cmd.Start())
+	require.NoError(s.t, cmd.Start(), "set-up: start /bin/sh on the terminal")
 	s.t.Logf("in a shell (pid %d) on %s: %s %s", cmd.Process.Pid, term.Name, Binary, strings.Join(args, " "))
 	var code string
 	require.Eventually(s.t, func() bool {
 		b, _ := os.ReadFile(status)
 		code = strings.TrimSpace(string(b))
 		return code != ""
-	}, LaunchTimeout, poll, "the program returns to the shell")
-	require.Equal(s.t, "0", code, "the program's exit status")
+	}, LaunchTimeout, poll, "the program started from a shell on %s must return to the shell within %v", term.Name, LaunchTimeout)
+	require.Equalf(s.t, "0", code, "the program started from a shell on %s must exit with status 0; it exited %s", term.Name, code)
 	return cmd.Process.Pid
 }
 
@@ -458,7 +487,7 @@ func (s *Sandbox) Daemons() []int {
 func (s *Sandbox) WaitExit(pid int) int {
 	s.t.Helper()
 	ws, err := reaper.WaitExit(pid, Settle)
-	require.NoError(s.t, err)
+	require.NoErrorf(s.t, err, "process %d must exit within %v", pid, Settle)
 	if ws.Signaled() {
 		s.t.Logf("%d was killed by %v", pid, ws.Signal())
 		return -1
@@ -481,12 +510,12 @@ const Nobody = 65534
 func (s *Sandbox) ConnectAs(uid int, path string) error {
 	s.t.Helper()
 	self, err := os.Executable()
-	require.NoError(s.t, err)
+	require.NoError(s.t, err, "set-up: the test binary's path")
 	// The test binary lives in a directory only its owner may enter; give
 	// the other user a name for it in the sandbox.
 	exe := filepath.Join(s.Dir, "connect-helper")
 	if _, err := os.Stat(exe); err != nil {
-		require.NoError(s.t, os.Link(self, exe))
+		require.NoError(s.t, os.Link(self, exe), "set-up: link the test binary into the sandbox")
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(harness.MarkedEnv(s.Dir), connectEnv+"="+path)
@@ -522,7 +551,7 @@ type Syslog struct {
 func (s *Sandbox) ListenSyslog() *Syslog {
 	s.t.Helper()
 	sink, err := harness.ListenSyslog(s.Syslog)
-	require.NoError(s.t, err)
+	require.NoErrorf(s.t, err, "set-up: bind a datagram socket at %s", s.Syslog)
 	s.t.Cleanup(sink.Close)
 	return &Syslog{t: s.t, sink: sink}
 }
@@ -547,9 +576,16 @@ func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...
 			}
 		}
 		return false
-	}, Settle, poll, fmt.Sprintf(what, args...))
+	}, Settle, poll, l.missing(fmt.Sprintf(what, args...)))
 	l.t.Logf("syslog got %+v", found)
 	return found
+}
+
+// missing says what a failed wait for a message waited for, and what
+// came instead.
+func (l *Syslog) missing(what string) string {
+	got := l.sink.Messages()
+	return fmt.Sprintf("%s must reach the -syslog socket within %v; it got %d datagrams: %q (see step 11's README.md)", what, Settle, len(got), got)
 }
 
 // SyslogMessage is a message in the RFC 3164 form that a program sends to
@@ -565,7 +601,7 @@ func ParseSyslog(raw string) (SyslogMessage, error) { return harness.ParseSyslog
 func (s *Sandbox) HoldConnection() net.Conn {
 	s.t.Helper()
 	conn, err := harness.HoldConnection(s.Socket)
-	require.NoError(s.t, err)
+	require.NoErrorf(s.t, err, "a worker must echo one byte on a connection to the server on %s", s.Socket)
 	s.t.Cleanup(func() { conn.Close() })
 	return conn
 }
