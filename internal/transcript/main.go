@@ -21,8 +21,8 @@
 //     as 1, as on a machine without a subreaper; when it exits, the kernel
 //     kills everything left in the namespace;
 //   - a new mount namespace, with a fresh /proc and a private, empty /tmp;
-//   - a pseudo-terminal as the shell's controlling terminal, as in a
-//     terminal window, without job control (like `bash -c`).
+//   - a pseudo-terminal as the shell's controlling terminal, and job
+//     control on, as in a terminal window.
 //
 // The pid namespace starts numbering at 10000, so every pid has at least
 // three digits and is matched as a variable (see match.go).

@@ -18,7 +18,9 @@ import (
 //   - pts/N is a variable too: the terminal the run got.
 //   - Times (16:29, 16:41:11), dates (Nov 25), device numbers (fe:00:) and
 //     addresses (0x48aa41) match any such text.
-//   - A line "..." matches any number of lines.
+//   - A line "..." matches any number of lines; "..." in a line, any
+//     text: "echod: ... no such file or directory" keeps to the part of
+//     a message that matters.
 //   - Runs of blanks count as one, so ps's columns may widen.
 //   - "bash: line 3: kill: ..." matches "bash: kill: ...": a shell that
 //     reads commands from a script names the line.
@@ -52,6 +54,7 @@ func (b bindings) bind(name, value string) bool {
 // token finds, in a README's output line, what is matched by pattern.
 var token = regexp.MustCompile(
 	`exit status \d+` +
+		`|\.\.\.` +
 		`|\b\d{1,2}:\d{2}(?::\d{2})?\b` +
 		`|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}\b` +
 		`|\b[0-9a-f]{2}:[0-9a-f]{2}:` +
@@ -77,6 +80,8 @@ func compile(want string) []piece {
 		}
 		t := want[loc[0]:loc[1]]
 		switch {
+		case t == "...":
+			ps = append(ps, piece{pattern: `.*`})
 		case strings.HasPrefix(t, "exit status "):
 			ps = append(ps, piece{literal: t})
 		case strings.HasPrefix(t, "pts/"):

@@ -32,10 +32,13 @@ const (
 // shellLoop is the shell every README's commands run in. It reads one
 // command at a time from descriptor 3, NUL-terminated, runs it with eval
 // (so variables, cd and background jobs carry over, as in a terminal),
-// and prints a marker with its status. $? at the start of a command is the
+// and prints a marker with its status. Job control is on (set -m), as in
+// an interactive shell: each command runs in a process group of its own,
+// in the terminal's foreground until it ends. $? at the start of a command is the
 // previous command's status, as when a student types "echo $?". The
 // commands do not get descriptor 3.
-const shellLoop = `__st=0
+const shellLoop = `set -m
+__st=0
 __setst() { return "$1"; }
 while IFS= read -r -d '' __cmd <&3; do
   __setst "$__st"
@@ -86,7 +89,7 @@ func runFile(root string, cmds []command, timeout time.Duration, verbose bool) (
 	initCmd.Stdin, initCmd.Stdout, initCmd.Stderr = term.Slave, term.Slave, term.Slave
 	initCmd.ExtraFiles = []*os.File{cmdR}
 	initCmd.SysProcAttr = &syscall.SysProcAttr{
-		Setsid: true, Setctty: true, Ctty: 0,
+		Setsid:     true,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
 	}
 	if err := initCmd.Start(); err != nil {
@@ -226,7 +229,10 @@ func runInit() int {
 		}
 	}
 	shell, err := syscall.ForkExec("/bin/bash", []string{"bash", "--norc", "--noprofile", "-c", shellLoop},
-		&syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2, 3}})
+		&syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2, 3},
+			// The shell leads a session whose controlling terminal is the
+			// pseudo-terminal, as a shell in a terminal window does.
+			Sys: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}})
 	if err != nil {
 		return fail("start bash", err)
 	}

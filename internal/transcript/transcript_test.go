@@ -86,3 +86,13 @@ func TestParseFindsCommandsAndStatuses(t *testing.T) {
 	require.Equalf(t, []string{"echo: listen: no such file"}, cmds[1].want, "a command's output is the lines up to the next $")
 	require.Falsef(t, cmds[4].checkOutput, "an sh block's output is not compared")
 }
+
+// Test that "..." inside a line stands for any text, so a transcript can
+// keep to the part of a message that matters.
+func TestEllipsisInLine(t *testing.T) {
+	want := []string{`echod: ... "/tmp/x/s.sock": no such file or directory`}
+	_, err := matchOutput(want, []string{`echod: bind "/tmp/x/s.sock": no such file or directory`}, bindings{})
+	require.NoErrorf(t, err, "... should match the words before the path")
+	_, err = matchOutput(want, []string{`echod: bind "/tmp/x/s.sock": permission denied`}, bindings{})
+	require.Errorf(t, err, "the text after ... must still match")
+}
