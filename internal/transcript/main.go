@@ -35,6 +35,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -54,6 +56,12 @@ func run() int {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	// The sandbox starts clean: no descriptor this program inherited
+	// reaches the READMEs' commands, where step 02's would show it.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintln(os.Stderr, "transcript: mark inherited descriptors close-on-exec:", err)
+		return 1
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "transcript: needs root, for the private /tmp and pid namespace each README runs in")
 		return 1
