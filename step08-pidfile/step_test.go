@@ -29,13 +29,18 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
 
+// see says where a failed check is explained: the README of step n, the
+// step that brings the property in. In a lab, README.md states each test's
+// requirement.
+func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
+
 // Test that the launcher returns with status 0 while the server goes on
 // answering (recommendation 1).
 func TestLauncherReturnsWhileServerServes(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, launch := s.Start()
-	require.NotEqual(t, launch.Pid, server, "the server is a process of its own")
+	require.NotEqualf(t, launch.Pid, server, "the server must be a process of its own, not the launcher: both are pid %d; %s", server, see(1))
 	s.RequireEcho()
 }
 
@@ -47,8 +52,8 @@ func TestServerParentIsNotLauncher(t *testing.T) {
 	s := daemontest.New(t)
 	server, launch := s.Start()
 	st := s.Stat(server)
-	require.NotEqual(t, launch.Pid, st.PPid)
-	require.Contains(t, []int{1, os.Getpid()}, st.PPid, "the parent is init or the test process, a child subreaper")
+	require.NotEqualf(t, launch.Pid, st.PPid, "the server's parent must no longer be the launcher (pid %d): the launcher returns and leaves the server to init; %s", launch.Pid, see(1))
+	require.Containsf(t, []int{1, os.Getpid()}, st.PPid, "the server's parent (field 4 of /proc/%d/stat) must be init (1) or the test process (%d), a child subreaper; it is %d; %s", server, os.Getpid(), st.PPid, see(1))
 }
 
 // Test that the launcher names the server's pid and socket in one line.
@@ -56,9 +61,9 @@ func TestLauncherNamesServerPidAndSocket(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, launch := s.Start()
-	require.Equal(t, 1, strings.Count(launch.Stdout, "\n"), "one line")
-	require.Contains(t, strings.Fields(launch.Stdout), strconv.Itoa(server))
-	require.Contains(t, launch.Stdout, s.Socket)
+	require.Equalf(t, 1, strings.Count(launch.Stdout, "\n"), "the launcher's standard output must be one line; it is %q; %s", launch.Stdout, see(1))
+	require.Containsf(t, strings.Fields(launch.Stdout), strconv.Itoa(server), "the launcher's line must name the server's pid %d as a word; it is %q; %s", server, launch.Stdout, see(1))
+	require.Containsf(t, launch.Stdout, s.Socket, "the launcher's line must name the socket %s; it is %q; %s", s.Socket, launch.Stdout, see(1))
 }
 
 // Test that the echo returns every byte sent, of any value and in any
@@ -76,8 +81,8 @@ func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 	rand.Read(large)
 	for name, data := range map[string][]byte{"empty": {}, "every byte value": every, "4 MiB": large} {
 		got, err := daemontest.Echo(s.Socket, data)
-		require.NoError(t, err, name)
-		require.True(t, bytes.Equal(data, got), "%s: sent %d bytes, got %d back", name, len(data), len(got))
+		require.NoErrorf(t, err, "%s: the echo through %s must end when the server closes, after the client's half-close; %s", name, s.Socket, see(1))
+		require.Truef(t, bytes.Equal(data, got), "%s: the echo must return every byte sent: sent %d bytes, got %d back; %s", name, len(data), len(got), see(1))
 	}
 }
 
@@ -94,7 +99,7 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	}
 
 	kids, err := proc.Children(server)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "read the children of the server %d from /proc", server)
 	var workers []int
 	for _, k := range kids {
 		if k.State != 'Z' {
@@ -102,11 +107,11 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 		}
 	}
 	t.Logf("live children of the server: %v", workers)
-	require.GreaterOrEqual(t, len(workers), open, "a live child of the server for each open connection")
+	require.GreaterOrEqualf(t, len(workers), open, "the server %d must have a live child process (a worker) for each of the %d open connections; its live children are %v; %s", server, open, workers, see(1))
 	serverSockets := sockets(t, server)
 	for _, w := range workers {
 		for _, sock := range sockets(t, w) {
-			require.NotContains(t, serverSockets, sock, "worker %d holds a socket of the server's: the listening socket", w)
+			require.NotContainsf(t, serverSockets, sock, "a worker must not hold the listening socket: worker %d holds %s, which the server %d holds too (ls -l /proc/%d/fd); %s", w, sock, server, w, see(1))
 		}
 	}
 }
@@ -114,7 +119,7 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 // sockets returns the "socket:[INODE]" descriptors that pid holds.
 func sockets(t *testing.T, pid int) []string {
 	fds, err := proc.Fds(pid)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "read /proc/%d/fd", pid)
 	var socks []string
 	for _, target := range fds {
 		if strings.HasPrefix(target, "socket:") {
@@ -130,9 +135,9 @@ func TestReplacesStaleSocket(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.Socket, Net: "unix"})
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "set-up: bind a socket at %s", s.Socket)
 	ln.SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close())
+	require.NoErrorf(t, ln.Close(), "set-up: close the socket at %s, leaving its file", s.Socket)
 	s.Start()
 	s.RequireEcho()
 }
@@ -153,25 +158,26 @@ func TestRefusesNonSocketAtSocketPath(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoError(t, create(s.Socket))
+			require.NoErrorf(t, create(s.Socket), "set-up: create a %s at %s", name, s.Socket)
 			before, err := os.Lstat(s.Socket)
-			require.NoError(t, err)
+			require.NoErrorf(t, err, "set-up: lstat %s", s.Socket)
 			r := s.Run(s.Command(s.Flags()...))
-			require.NotEqual(t, 0, r.Code)
-			requireOneLine(t, r.Stderr)
+			require.NotEqualf(t, 0, r.Code, "with a %s at the socket's path %s, the launcher must exit non-zero; it exited 0 (stdout %q); %s", name, s.Socket, r.Stdout, see(1))
+			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at the socket's path")
 			after, err := os.Lstat(s.Socket)
-			require.NoError(t, err, "the %s is still there", name)
-			require.Equal(t, before.Mode(), after.Mode())
-			require.Equal(t, before.ModTime(), after.ModTime())
+			require.NoErrorf(t, err, "the %s at %s must be left where it was; %s", name, s.Socket, see(1))
+			require.Equalf(t, before.Mode(), after.Mode(), "the %s at %s must be left as it was: its mode was %v; %s", name, s.Socket, before.Mode(), see(1))
+			require.Equalf(t, before.ModTime(), after.ModTime(), "the %s at %s must be left as it was: it was modified; %s", name, s.Socket, see(1))
 		})
 	}
 }
 
-// requireOneLine requires msg to be one non-empty line.
-func requireOneLine(t *testing.T, msg string) {
+// requireOneLine requires msg, the launcher's standard error for what,
+// to be one non-empty line.
+func requireOneLine(t *testing.T, msg, what string) {
 	t.Helper()
-	require.NotEmpty(t, strings.TrimSpace(msg), "a message on standard error")
-	require.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+	require.NotEmptyf(t, strings.TrimSpace(msg), "%s: the launcher must say why on its standard error, in one line; it wrote nothing there; %s", what, see(1))
+	require.Equalf(t, 1, strings.Count(msg, "\n"), "%s: the launcher must say why in one line on its standard error, not a stack trace or the usage; it wrote %q; %s", what, msg, see(1))
 }
 
 // Test that a bad command line gets a clear error and a non-zero exit,
@@ -183,11 +189,11 @@ func TestRejectsBadCommandLines(t *testing.T) {
 
 	for _, bad := range [][]string{{"-no-such-flag"}, {"stray-argument"}} {
 		r := s.Run(s.Command(append(s.Flags(), bad...)...))
-		require.Equal(t, 2, r.Code, "%v: exit status 2, as for a usage error", bad)
-		require.Contains(t, r.Stderr, "Usage", "%v: the usage is shown", bad)
+		require.Equalf(t, 2, r.Code, "%v: the launcher must exit with status 2, as for a usage error; it exited %d; %s", bad, r.Code, see(1))
+		require.Containsf(t, r.Stderr, "Usage", "%v: the launcher must show the usage on its standard error; it wrote %q; %s", bad, r.Stderr, see(1))
 	}
 	long := s.Dir + "/" + strings.Repeat("x", 108-len(s.Dir)-1)
-	require.Len(t, long, 108)
+	require.Lenf(t, long, 108, "set-up: a socket path of 108 bytes")
 	// A sandbox of its own for the bad paths: sharing the running server's
 	// files (its lock, from step 07) would make them fail for another reason.
 	other := daemontest.New(t)
@@ -197,17 +203,17 @@ func TestRejectsBadCommandLines(t *testing.T) {
 		"abstract name":     "@daemon-steps-test",
 	} {
 		r := other.Run(other.Command(append(other.Flags(), "-socket", path)...))
-		require.NotEqual(t, 0, r.Code, name)
-		requireOneLine(t, r.Stderr)
-		require.Contains(t, r.Stderr, path, "%s: the message names the path", name)
-		require.NotContains(t, r.Stderr, "goroutine", "%s: no stack trace", name)
+		require.NotEqualf(t, 0, r.Code, "-socket %s (%s): the launcher must exit non-zero; it exited 0; %s", path, name, see(1))
+		requireOneLine(t, r.Stderr, "-socket "+path+" ("+name+")")
+		require.Containsf(t, r.Stderr, path, "-socket %s (%s): the message must name the path; it is %q; %s", path, name, r.Stderr, see(1))
+		require.NotContainsf(t, r.Stderr, "goroutine", "-socket %s (%s): the message must not be a stack trace; it is %q; %s", path, name, r.Stderr, see(1))
 		_, err := os.Lstat(path)
-		require.ErrorIs(t, err, fs.ErrNotExist, "%s: nothing created", name)
+		require.ErrorIsf(t, err, fs.ErrNotExist, "-socket %s (%s): the refused start must create nothing there; %s", path, name, see(1))
 	}
-	require.True(t, daemontest.Alive(server), "the running server is unharmed")
+	require.Truef(t, daemontest.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
 	got, err := daemontest.PeerPid(s.Socket)
-	require.NoError(t, err)
-	require.Equal(t, server, got, "the same server still listens")
+	require.NoErrorf(t, err, "the running server %d must still answer on %s; %s", server, s.Socket, see(1))
+	require.Equalf(t, server, got, "the running server %d must still be the one listening on %s; pid %d listens there; %s", server, s.Socket, got, see(1))
 }
 
 // Test that a socket path of 107 bytes, the most sun_path holds, works.
@@ -215,7 +221,7 @@ func TestAcceptsLongestSocketPath(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	s.Socket = s.Dir + "/" + strings.Repeat("x", 107-len(s.Dir)-1)
-	require.Len(t, s.Socket, 107)
+	require.Lenf(t, s.Socket, 107, "set-up: a socket path of 107 bytes")
 	s.Start()
 	s.RequireEcho()
 }
@@ -231,14 +237,14 @@ func TestAcceptFailureDoesNotSpin(t *testing.T) {
 	// the soft limit is lowered, so the test can raise it again without
 	// privilege (CAP_SYS_RESOURCE) and check that the server recovers.
 	var limit unix.Rlimit
-	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, nil, &limit))
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, nil, &limit), "set-up: read the server %d's descriptor limit", server)
 	normal := limit.Cur
 	limit.Cur = 3 // descriptors 0, 1 and 2 only: accept fails with EMFILE
-	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil))
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil), "set-up: lower the server %d's descriptor limit", server)
 	t.Logf("prlimit --pid %d --nofile=3:%d", server, limit.Max)
 
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.Socket, Net: "unix"})
-	require.NoError(t, err, "the kernel queues the connection even though the server cannot accept it")
+	require.NoErrorf(t, err, "connect to %s: the kernel must queue the connection, though the server cannot accept it; %s", s.Socket, see(1))
 	defer conn.Close()
 	const window = 500 * time.Millisecond
 	before := s.Stat(server)
@@ -246,17 +252,17 @@ func TestAcceptFailureDoesNotSpin(t *testing.T) {
 	after := s.Stat(server)
 	ticks := (after.Utime + after.Stime) - (before.Utime + before.Stime)
 	t.Logf("the server used %d clock ticks of CPU in %v of failing accepts", ticks, window)
-	require.Less(t, ticks, uint64(10), "a server that retries at once burns a whole CPU (about 50 ticks)")
+	require.Lessf(t, ticks, uint64(10), "while accept fails, the server %d must back off, using under 10 clock ticks of CPU in %v; it used %d (a server that retries at once burns a whole CPU, about 50); %s", server, window, ticks, see(1))
 
 	limit.Cur = normal
-	require.NoError(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil))
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil), "raise the server %d's descriptor limit again", server)
 	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
 	_, err = conn.Write([]byte("again\n"))
-	require.NoError(t, err)
-	require.NoError(t, conn.CloseWrite())
+	require.NoErrorf(t, err, "write to the queued connection to %s", s.Socket)
+	require.NoErrorf(t, conn.CloseWrite(), "half-close the queued connection to %s", s.Socket)
 	got, err := io.ReadAll(conn)
-	require.NoError(t, err)
-	require.Equal(t, "again\n", string(got), "the queued connection is served once descriptors are available")
+	require.NoErrorf(t, err, "once descriptors are available again, the server %d must serve the queued connection; %s", server, see(1))
+	require.Equalf(t, "again\n", string(got), "once descriptors are available again, the queued connection must get its echo; %s", see(1))
 }
 
 // Test that workers still start after the program's file is deleted, as
@@ -268,11 +274,11 @@ func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
 	// A second name for the binary (a hard link, not a copy: writing an
 	// executable while other tests fork can make exec fail with ETXTBSY).
 	copied := filepath.Join(s.Dir, "echod")
-	require.NoError(t, os.Link(daemontest.Binary, copied))
+	require.NoErrorf(t, os.Link(daemontest.Binary, copied), "set-up: link %s to %s", copied, daemontest.Binary)
 	cmd := s.Command(s.Flags()...)
 	cmd.Path, cmd.Args[0] = copied, copied
 	s.StartFrom(cmd)
-	require.NoError(t, os.Remove(copied))
+	require.NoErrorf(t, os.Remove(copied), "set-up: remove %s", copied)
 	t.Logf("rm %s", copied)
 	s.RequireEcho()
 }
@@ -287,10 +293,10 @@ func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
 	t.Logf("the launcher inherits %s as descriptor %d", leaked, daemontest.LeakedFd)
 	server, _ := s.StartFrom(cmd)
 	fds, err := proc.Fds(server)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
 	for _, fd := range proc.SortedFds(fds) {
 		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		require.NotEqual(t, leaked, fds[fd], "descriptor %d of the server is the file the shell left open", fd)
+		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], daemontest.LeakedFd, see(2))
 	}
 }
 
@@ -304,8 +310,8 @@ func TestServerHasNoControllingTerminal(t *testing.T) {
 	shell := term.Shell(s, s.Flags()...)
 	server := s.ServerPid()
 	st := s.Stat(server)
-	require.Equal(t, 0, st.TtyNr, "tty_nr: the server has no controlling terminal")
-	require.NotEqual(t, shell, st.Session, "the server is in a session other than the shell's")
+	require.Equalf(t, 0, st.TtyNr, "the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, started from %s; %s", server, st.TtyNr, term.Name, see(3))
+	require.NotEqualf(t, shell, st.Session, "the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
 }
 
 // Test that the server survives when the launcher, the controlling process
@@ -319,11 +325,11 @@ func TestServerSurvivesTerminalHangup(t *testing.T) {
 	term.Control(cmd)
 	server, _ := s.StartFrom(cmd)
 	s.RequireEcho()
-	require.True(t, daemontest.Alive(server), "the server outlives the controlling process")
-	require.NoError(t, term.Master.Close())
+	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
+	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.True(t, daemontest.Alive(server), "the server outlives the hangup")
+	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server works in "/" (recommendation 4).
@@ -334,9 +340,9 @@ func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	cmd.Dir = s.Dir
 	server, _ := s.StartFrom(cmd)
 	cwd, err := proc.Cwd(server)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "read /proc/%d/cwd", server)
 	t.Logf("/proc/%d/cwd -> %s", server, cwd)
-	require.Equal(t, "/", cwd)
+	require.Equalf(t, "/", cwd, "the server must work in /: /proc/%d/cwd -> %s (the launch directory was %s); %s", server, cwd, s.Dir, see(4))
 }
 
 // Test that paths given relative to the launch directory still mean that
@@ -354,7 +360,7 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 		if !strings.HasPrefix(arg, "-") {
 			names = append(names, arg)
 			_, err := os.Lstat(filepath.Join("/", arg))
-			require.ErrorIs(t, err, fs.ErrNotExist, "/%s exists before the test", arg)
+			require.ErrorIsf(t, err, fs.ErrNotExist, "set-up: /%s must not exist before the test", arg)
 		}
 	}
 	t.Cleanup(func() { // a server that fails this test leaves its files in /
@@ -368,7 +374,7 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 	s.RequireEcho()
 	for _, name := range names {
 		_, err := os.Lstat(filepath.Join("/", name))
-		require.ErrorIs(t, err, fs.ErrNotExist, "the server created %s in / instead of in %s", name, s.Dir)
+		require.ErrorIsf(t, err, fs.ErrNotExist, "a relative path must mean the launch directory %s: the server created /%s instead; resolve the paths before the chdir; %s", s.Dir, name, see(4))
 	}
 }
 
@@ -379,8 +385,8 @@ func TestServerLeadsGroupNotSession(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	st := s.Stat(server)
-	require.NotEqual(t, server, st.Session, "the server leads its session, so opening a terminal could make it the controlling one")
-	require.Equal(t, server, st.Pgrp, "the server leads a process group of its own")
+	require.NotEqualf(t, server, st.Session, "the server must not lead its session (field 6 of /proc/%d/stat must not be %d), or opening a terminal could make it the controlling one; %s", server, server, see(5))
+	require.Equalf(t, server, st.Pgrp, "the server must lead a process group of its own: field 5 (pgrp) of /proc/%d/stat must be %d; it is %d; %s", server, server, st.Pgrp, see(5))
 }
 
 // Test that signalling the server's session as a process group, as
@@ -391,14 +397,14 @@ func TestKillingSessionGroupSparesServer(t *testing.T) {
 	server, _ := s.Start()
 	sid := s.Stat(server).Session
 	own, err := unix.Getsid(0)
-	require.NoError(t, err)
-	require.NotEqual(t, own, sid, "the server is in the test's own session: not signalling it")
+	require.NoError(t, err, "getsid(0)")
+	require.NotEqualf(t, own, sid, "the server %d must not be in the test's own session %d (the test will not signal its own session); %s", server, own, see(3))
 	t.Logf("kill -TERM -- -%d", sid)
 	if err := unix.Kill(-sid, unix.SIGTERM); err != nil {
 		t.Logf("kill: %v (no process is left in group %d)", err, sid)
 	}
 	s.RequireEcho()
-	require.True(t, daemontest.Alive(server))
+	require.Truef(t, daemontest.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
 }
 
 // Test that the server's standard input, output and error are /dev/null
@@ -408,13 +414,13 @@ func TestStandardFilesAreDevNull(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	fds, err := proc.Fds(server)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
 	for fd := 0; fd <= 2; fd++ {
 		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
 		if fd == 2 && fds[fd] == s.Log {
 			continue // from step 11 the server's errors go to its -log file
 		}
-		require.Equal(t, "/dev/null", fds[fd], "descriptor %d", fd)
+		require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
 	}
 }
 
@@ -425,13 +431,13 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	r, w, err := os.Pipe()
-	require.NoError(t, err)
+	require.NoError(t, err, "set-up: a pipe")
 	defer r.Close()
 	cmd := s.Command(s.Flags()...)
 	cmd.Stdout, cmd.Stderr = w, w
 	launch := s.Run(cmd)
 	w.Close()
-	require.Equal(t, 0, launch.Code)
+	require.Equalf(t, 0, launch.Code, "the launcher must exit with status 0; it exited %d; %s", launch.Code, see(1))
 
 	eof := make(chan []byte, 1)
 	go func() {
@@ -442,7 +448,7 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	case out := <-eof:
 		t.Logf("the launcher's output, to end-of-file: %q", out)
 	case <-time.After(daemontest.Settle):
-		t.Fatalf("no end-of-file on the launcher's output %v after it exited: another process holds the pipe", daemontest.Settle)
+		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", daemontest.Settle, see(6))
 	}
 }
 
@@ -453,9 +459,9 @@ func TestServerLocksPidFile(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	var st unix.Stat_t
-	require.NoError(t, unix.Stat(s.PidFile, &st))
+	require.NoErrorf(t, unix.Stat(s.PidFile, &st), "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
 	locks, err := proc.Locks()
-	require.NoError(t, err)
+	require.NoError(t, err, "read /proc/locks")
 	var holders []int
 	for _, l := range locks {
 		if l.Inode == st.Ino && l.Major == unix.Major(st.Dev) && l.Minor == unix.Minor(st.Dev) && l.Access == "WRITE" {
@@ -463,7 +469,7 @@ func TestServerLocksPidFile(t *testing.T) {
 			holders = append(holders, l.Pid)
 		}
 	}
-	require.Equal(t, []int{server}, holders, "one write lock on the pid file, held by the server")
+	require.Equalf(t, []int{server}, holders, "/proc/locks must show one write lock on the pid file %s (inode %d), taken by the server %d itself; the pids of the write locks on it are %v; %s", s.PidFile, st.Ino, server, holders, see(7))
 }
 
 // Test that a second copy started with the same pid file exits non-zero
@@ -474,10 +480,10 @@ func TestSecondCopyIsRefused(t *testing.T) {
 	s := daemontest.New(t)
 	first, _ := s.Start()
 	second := s.Run(s.Command(s.Flags()...))
-	require.NotEqual(t, 0, second.Code, "the second copy's exit status")
-	requireOneLine(t, second.Stderr)
-	require.Contains(t, second.Stderr, strconv.Itoa(first), "the message names the pid that holds the lock")
-	require.Equal(t, first, s.ServerPid(), "the first server still listens on the socket")
+	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.PidFile, first, second.Stdout, see(7))
+	requireOneLine(t, second.Stderr, "the second copy's refusal")
+	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid that holds the lock, %d; it is %q; %s", first, second.Stderr, see(7))
+	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
 	s.RequireEcho()
 }
 
@@ -496,28 +502,30 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 			errs <- err
 		}()
 	}
-	started := 0
+	var winners []string
 	for range copies {
 		r := <-results
-		require.NoError(t, <-errs)
+		require.NoError(t, <-errs, "a launcher must return")
 		if r.Code == 0 {
-			started++
+			winners = append(winners, fmt.Sprintf("launcher %d: %q", r.Pid, strings.TrimSpace(r.Stdout)))
 		} else {
-			requireOneLine(t, r.Stderr)
+			requireOneLine(t, r.Stderr, fmt.Sprintf("launcher %d, refused", r.Pid))
 		}
 	}
-	require.Equal(t, 1, started, "launchers that report success")
+	require.Lenf(t, winners, 1, "of %d copies started at once with one -pidfile, exactly one launcher must exit 0; these did: %v; %s", copies, winners, see(7))
 	var daemons []int
 	s.Eventually(func() bool {
 		daemons = s.Daemons()
 		return len(daemons) == 1
-	}, "one server runs, once the losers have exited")
-	require.Equal(t, daemons[0], s.ServerPid())
+	}, "of %d copies started at once, one server must run once the losers have exited; running: %v", copies, &daemons)
+	require.Equalf(t, daemons[0], s.ServerPid(), "the one server running, %d, must be the one listening on %s; %s", daemons[0], s.Socket, see(7))
 	s.RequireEcho()
 }
 
-// Test that a symbolic link, a directory, a FIFO or a device at the pid
-// file's path is refused, and left as it was (recommendation 7).
+// Test that a symbolic link, a directory, a FIFO or a device (/dev/null)
+// at the -pidfile path is refused: the launcher exits non-zero with one
+// line on its standard error, no server runs, and the file (and the file a
+// link leads to) is left as it was (recommendation 7).
 func TestPidFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
 	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
@@ -544,19 +552,21 @@ func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemon
 			t.Parallel()
 			s := daemontest.New(t)
 			path := pathOf(s)
-			require.NoError(t, create(path, s.Dir))
+			require.NoErrorf(t, create(path, s.Dir), "set-up: a %s at %s", name, path)
 			args := s.Flags()
 			if name == "device" {
 				args = append(args, "-"+flag, "/dev/null")
+				path = "/dev/null"
 			}
 			before := snapshot(t, path)
 			devNull := snapshot(t, "/dev/null")
 			r := s.Run(s.Command(args...))
-			require.NotEqual(t, 0, r.Code)
-			requireOneLine(t, r.Stderr)
-			require.Equal(t, before, snapshot(t, path), "the %s is untouched", name)
-			require.Equal(t, devNull, snapshot(t, "/dev/null"))
-			s.Eventually(func() bool { return len(s.Daemons()) == 0 }, "no server runs")
+			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(7))
+			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at -"+flag)
+			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(7))
+			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(7))
+			var left []int
+			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a %s at -%s, no server may run; running: %v", name, flag, &left)
 		})
 	}
 }
@@ -566,13 +576,13 @@ func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemon
 func snapshot(t *testing.T, path string) string {
 	t.Helper()
 	link, err := os.Lstat(path)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "%s must still be there", path)
 	target, err := os.Stat(path)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "what %s leads to must still be there", path)
 	desc := describe(link) + " -> " + describe(target)
 	if target.Mode().IsRegular() {
 		b, err := os.ReadFile(path)
-		require.NoError(t, err)
+		require.NoErrorf(t, err, "read %s", path)
 		desc += fmt.Sprintf(" %q", b)
 	}
 	return desc
@@ -591,9 +601,9 @@ func TestPidFileHoldsServerPid(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	b, err := os.ReadFile(s.PidFile)
-	require.NoError(t, err)
+	require.NoErrorf(t, err, "the pid file -pidfile %s must exist; %s", s.PidFile, see(8))
 	t.Logf("cat %s: %q", s.PidFile, b)
-	require.Equal(t, strconv.Itoa(server)+"\n", string(b))
+	require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "the pid file %s must hold the server's pid %d and a newline; it holds %q; %s", s.PidFile, server, b, see(8))
 }
 
 // Test that kill $(cat PIDFILE) stops the server (recommendation 8).
@@ -603,8 +613,8 @@ func TestKillByPidFileStopsServer(t *testing.T) {
 	server, _ := s.Start()
 	cmd := exec.Command("/bin/sh", "-c", `kill $(cat "$0")`, s.PidFile)
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "kill $(cat %s): %s", s.PidFile, out)
-	require.True(t, daemontest.WaitGone(server), "the server is gone")
+	require.NoErrorf(t, err, "kill $(cat %s) must succeed: %s; %s", s.PidFile, out, see(8))
+	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, daemontest.Settle, see(8))
 }
 
 // Test that start-stop-daemon --stop --pidfile stops the server
@@ -619,8 +629,8 @@ func TestStartStopDaemonStopsServer(t *testing.T) {
 	server, _ := s.Start()
 	out, err := exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5").CombinedOutput()
 	t.Logf("start-stop-daemon --stop --pidfile %s: %s", s.PidFile, out)
-	require.NoError(t, err)
-	require.True(t, daemontest.WaitGone(server), "the server is gone")
+	require.NoErrorf(t, err, "start-stop-daemon --stop --pidfile %s must succeed: %s; %s", s.PidFile, out, see(8))
+	require.Truef(t, daemontest.WaitGone(server), "start-stop-daemon --stop must stop the server %d; it still runs; %s", server, see(8))
 }
 
 // Test that after kill -9 of the server, while a client still holds a
@@ -633,12 +643,12 @@ func TestStartsAfterKill9(t *testing.T) {
 	s.HoldConnection()
 
 	s.Signal(first, syscall.SIGKILL)
-	require.True(t, daemontest.WaitGone(first))
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
 	second, _ := s.Start()
-	require.NotEqual(t, first, second)
+	require.NotEqualf(t, first, second, "after kill -9, a new server must listen on %s, not %d; %s", s.Socket, first, see(8))
 	b, err := os.ReadFile(s.PidFile)
-	require.NoError(t, err)
-	require.Equal(t, strconv.Itoa(second)+"\n", string(b))
+	require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
+	require.Equalf(t, strconv.Itoa(second)+"\n", string(b), "the pid file %s must hold the new server's pid %d and a newline; it holds %q; %s", s.PidFile, second, b, see(8))
 }
 
 // Test that a pid file left unlocked with anything in it, a live
@@ -650,11 +660,11 @@ func TestStalePidFileIsRewritten(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", stale), func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoError(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644))
+			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644), "set-up: write %q to %s", stale, s.PidFile)
 			server, _ := s.Start()
 			b, err := os.ReadFile(s.PidFile)
-			require.NoError(t, err)
-			require.Equal(t, strconv.Itoa(server)+"\n", string(b))
+			require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
+			require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "a stale pid file holding %q must be rewritten with the server's pid %d and a newline; it holds %q; %s", stale, server, b, see(8))
 		})
 	}
 }
