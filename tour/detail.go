@@ -1,11 +1,12 @@
 package main
 
 import (
-	"daemon-steps/internal/harness"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+
+	"daemon-steps/internal/harness"
 )
 
 // renderStep prints one step in depth: how the tour launched it, its
@@ -24,9 +25,9 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	fmt.Fprintln(w)
 	renderLaunch(w, l, st)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, once %d connections had been opened and closed and one more held open", harness.Opened), sgrBold))
+	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, after %d connections opened and closed and 1 held open", harness.Opened), sgrBold))
 	fmt.Fprintf(w, "  The tour (pid %d) is a child subreaper: the server, orphaned by its launcher, became its child.\n", r.Tour)
-	for _, line := range drawTree(l, row.Snap.Stat) {
+	for _, line := range drawTree(l, row.Snap.Stat, st.width-2) {
 		fmt.Fprintln(w, "  "+line)
 	}
 	fmt.Fprintln(w)
@@ -38,15 +39,16 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, st.paint("Try it by hand", sgrBold))
 	fmt.Fprintln(w, "  The tour has stopped every process above. To start this step yourself:")
-	fmt.Fprintf(w, "  $ go build -o /tmp/echod ./%s && /tmp/echod %s\n", row.Step.Name, handFlags(l))
+	fmt.Fprintf(w, "  $ go build -o /tmp/echod ./%s\n", row.Step.Name)
+	fmt.Fprintf(w, "  $ /tmp/echod %s\n", handFlags(l))
 	fmt.Fprintln(w, "  $ ps -o pid,ppid,pgid,sid,tty,stat,cmd -C echod")
 }
 
 // renderLaunch tells how the tour started the step and what it said.
 func renderLaunch(w io.Writer, l *harness.Launch, st style) {
 	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
-	fmt.Fprintf(w, "  From a shell (pid %d) that leads a session of its own and controls the terminal %s,\n", l.Shell, l.Terminal)
-	fmt.Fprintf(w, "  in the directory %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), harness.LeakedFd)
+	fmt.Fprintf(w, "  A shell (pid %d) leads a session of its own and controls %s.\n", l.Shell, l.Terminal)
+	fmt.Fprintf(w, "  In %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), harness.LeakedFd)
 	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.FlagArgs, l.Dir), " "), harness.LeakedFd)
 	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
 		if line != "" {
@@ -115,7 +117,7 @@ func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]h
 
 // summarize counts which recommendations a process follows.
 func summarize(cells [len(harness.Properties)]harness.Cell) string {
-	var yes, no, unknown []string
+	var yes, no, classic, unknown []string
 	for k, c := range cells {
 		n := fmt.Sprint(k + 1)
 		switch c.Mark {
@@ -123,6 +125,8 @@ func summarize(cells [len(harness.Properties)]harness.Cell) string {
 			yes = append(yes, n)
 		case harness.Fails:
 			no = append(no, n)
+		case harness.Classic:
+			classic = append(classic, n)
 		default:
 			unknown = append(unknown, n)
 		}
@@ -133,6 +137,9 @@ func summarize(cells [len(harness.Properties)]harness.Cell) string {
 		}
 		return strings.Join(ns, " ")
 	}
-	return fmt.Sprintf("Follows %d of the %d recommendations (%s); not %s; not shown: %s.",
-		len(yes), len(cells), list(yes), list(no), list(unknown))
+	s := fmt.Sprintf("Follows %d of the %d recommendations (%s); not %s; ", len(yes), len(cells), list(yes), list(no))
+	if len(classic) > 0 {
+		s += fmt.Sprintf("as the classic fork-setsid-fork recipe does (≈): %s; ", list(classic))
+	}
+	return s + "not shown: " + list(unknown) + "."
 }

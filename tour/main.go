@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"daemon-steps/internal/harness"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"daemon-steps/internal/harness"
 )
 
 func main() {
@@ -39,6 +40,8 @@ showed and whether the recommendation holds (✓) or not (✗).
   -pid PID   check a running process, any on this machine, from /proc alone
 
 Colour is used when standard output is a terminal and NO_COLOR is unset.
+Lines fit the terminal's width, or COLUMNS when standard output is not a
+terminal; under 230 columns the table is printed transposed.
 `
 
 // tourCommand is the tour command, with its exit status: 0 when it did what was asked,
@@ -97,11 +100,13 @@ func runTour(opt Options, stdout, stderr io.Writer, st style) int {
 	case err != nil:
 		return complain(stderr, 1, "%v", err)
 	}
+	out := fit(stdout, st)
 	if opt.Steps != nil {
-		renderStep(stdout, report, report.Rows[0], st)
+		renderStep(out, report, report.Rows[0], st)
 	} else {
-		renderTable(stdout, report, st)
+		renderTable(out, report, st)
 	}
+	out.flush()
 	if report.Failed() {
 		return 1
 	}
@@ -119,7 +124,9 @@ func runPid(arg string, stdout, stderr io.Writer, st style) int {
 		return complain(stderr, 1, "-pid %d: no such process", pid)
 	}
 	s := &harness.Subject{Snap: snap}
-	renderPid(stdout, s, harness.Check(s), st)
+	out := fit(stdout, st)
+	renderPid(out, s, harness.Check(s), st)
+	out.flush()
 	return 0
 }
 

@@ -1,23 +1,40 @@
 package main
 
 import (
-	"daemon-steps/internal/harness"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"daemon-steps/internal/harness"
 )
 
 // renderTable prints the report as a table, a row per step and a column per
-// property, then says how to read it.
+// property, then says how to read it. When that table is wider than the
+// terminal it is printed transposed (renderNarrowTable).
 func renderTable(w io.Writer, r *Report, st style) {
-	headers := make([]string, len(harness.Properties))
-	widths := make([]int, len(harness.Properties))
-	for k, p := range harness.Properties {
-		headers[k] = fmt.Sprintf("%d %s", p.N, p.Column)
-		widths[k] = width(headers[k])
+	labelWidth, widths := columnWidths(r)
+	total := labelWidth
+	for _, n := range widths {
+		total += 1 + n + 2
 	}
-	labelWidth := width("step")
+	if st.width > 0 && total > st.width {
+		renderNarrowTable(w, r, st)
+	} else {
+		renderWideTable(w, r, labelWidth, widths, st)
+	}
+	fmt.Fprintln(w)
+	renderLegend(w, r, st)
+}
+
+// columnWidths returns how wide the wide table's label column is and each
+// property's column, without the brackets around a cell.
+func columnWidths(r *Report) (labelWidth int, widths []int) {
+	widths = make([]int, len(harness.Properties))
+	for k, p := range harness.Properties {
+		widths[k] = width(fmt.Sprintf("%d %s", p.N, p.Column))
+	}
+	labelWidth = width("step")
 	for _, row := range r.Rows {
 		labelWidth = max(labelWidth, width(rowLabel(row)))
 		if row.Err != nil {
@@ -27,17 +44,80 @@ func renderTable(w io.Writer, r *Report, st style) {
 			widths[k] = max(widths[k], width(cellText(c)))
 		}
 	}
+	return labelWidth, widths
+}
 
+// renderWideTable prints a row per step and a column per property.
+func renderWideTable(w io.Writer, r *Report, labelWidth int, widths []int, st style) {
 	line := pad("step", labelWidth)
-	for k, h := range headers {
-		line += " " + pad(" "+h, widths[k]+2)
+	for k, p := range harness.Properties {
+		line += " " + pad(fmt.Sprintf(" %d %s", p.N, p.Column), widths[k]+2)
 	}
 	fmt.Fprintln(w, st.paint(strings.TrimRight(line, " "), sgrBold))
 	for _, row := range r.Rows {
 		fmt.Fprintln(w, renderRow(row, labelWidth, widths, st))
 	}
-	fmt.Fprintln(w)
-	renderLegend(w, r, st)
+}
+
+// renderNarrowTable prints the table transposed, for a terminal too narrow
+// for a column per property (the wide table takes some 230 columns): a row
+// per property, a column per step with its mark, the cell of the step that
+// introduces the property in brackets; then what the property shows at
+// that step and, when there is room, at the step before. -step N has the
+// rest.
+func renderNarrowTable(w io.Writer, r *Report, st style) {
+	const labelWidth = 13 // "10 signals   "
+	head := pad("property", labelWidth)
+	for _, row := range r.Rows {
+		head += fmt.Sprintf("%02d ", row.Step.N)
+	}
+	values := "step before → its step"
+	if st.width > 0 && width(head)+1+width(values) > st.width {
+		values = "→ its step"
+	}
+	fmt.Fprintln(w, st.paint(head+" "+values, sgrBold))
+	for k, p := range harness.Properties {
+		line := pad(fmt.Sprintf("%2d %s", p.N, p.Column), labelWidth)
+		for _, row := range r.Rows {
+			if k+1 == row.Step.N {
+				line += "[" + st.mark(row.Cells[k].Mark) + "]"
+			} else {
+				line += " " + st.mark(row.Cells[k].Mark) + " "
+			}
+		}
+		fmt.Fprintln(w, line+" "+introduced(r, k, st.width-width(line)-1))
+	}
+	for _, row := range r.Rows {
+		if row.Err != nil {
+			fmt.Fprintln(w, st.paint(fmt.Sprintf("%s: ✗ %v", rowLabel(row), row.Err), sgrRed))
+		}
+	}
+}
+
+// introduced says what property k shows in the step that introduces it
+// and, if room columns allow (0: no limit), in the step before: "tty pts/1
+// → no tty".
+func introduced(r *Report, k, room int) string {
+	var before, at string
+	for _, row := range r.Rows {
+		if row.Err != nil {
+			continue
+		}
+		switch row.Step.N {
+		case k:
+			before = row.Cells[k].Value
+		case k + 1:
+			at = row.Cells[k].Value
+		}
+	}
+	text := before + " → " + at
+	if before == "" || (room > 0 && width(text) > room) {
+		text = "→ " + at
+	}
+	if room > 0 && width(text) > room {
+		text = string([]rune(text)[:max(room-1, 0)]) + "…"
+	}
+	return text
 }
 
 // rowLabel names a row's step: "07 lock".
@@ -73,11 +153,15 @@ func renderRow(row Row, labelWidth int, widths []int, st style) string {
 // renderLegend says how the table was made and how to read it, and lists
 // what it could not show and what went wrong.
 func renderLegend(w io.Writer, r *Report, st style) {
-	fmt.Fprintln(w, "[ ]  the step that introduces the property: from there on it holds (✓), before it it does not (✗); – not shown.")
-	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so a daemon orphaned below it comes to it instead of init.\n", r.Tour)
-	fmt.Fprintf(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000, with a file open as descriptor %d;\n", harness.LeakedFd)
-	fmt.Fprintf(w, "the tour opened and closed %d connections and held one more open, then started a second copy (from step 07),\n", harness.Opened)
-	fmt.Fprintln(w, "hung up the terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
+	fmt.Fprintln(w, "[ ] the step that brings the property in. ✓ holds, ✗ does not, – not shown.")
+	if r.hasMark(harness.Classic) {
+		fmt.Fprintln(w, "≈  as the classic fork-setsid-fork recipe leaves it; this tutorial asks more.")
+	}
+	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so orphans come to it, not init.\n", r.Tour)
+	fmt.Fprintln(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000,")
+	fmt.Fprintf(w, "with a file open as descriptor %d. The tour opened and closed %d connections,\n", harness.LeakedFd, harness.Opened)
+	fmt.Fprintln(w, "held one more open, started a second copy (from step 07), hung up the")
+	fmt.Fprintln(w, "terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
 	var notes []string
 	for _, row := range r.Rows {
 		if row.Err != nil {
@@ -98,4 +182,16 @@ func renderLegend(w io.Writer, r *Report, st style) {
 		fmt.Fprintln(w, st.paint(n, sgrCyan))
 	}
 	fmt.Fprintf(w, "%d steps toured in %.1f s.\n", len(r.Rows), r.Elapsed.Round(100*time.Millisecond).Seconds())
+}
+
+// hasMark reports whether any cell of the report has mark m.
+func (r *Report) hasMark(m harness.Mark) bool {
+	for _, row := range r.Rows {
+		for _, c := range row.Cells {
+			if c.Mark == m {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -205,7 +205,8 @@ func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int
 		case messages[s.Name] != "":
 			errs[s.N] = fmt.Errorf("go build ./%s: %s", s.Name, messages[s.Name])
 		case err != nil:
-			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, harness.FirstLine(out.String()))
+			output, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
+			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, output)
 		default:
 			errs[s.N] = fmt.Errorf("go build ./%s wrote no binary", s.Name)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/harness"
 	"daemon-steps/internal/proc"
@@ -351,6 +352,63 @@ func TestBuildMessagesPerPackage(t *testing.T) {
 		"step07-lock":  "step07-lock/main.go:3:1: syntax error",
 		"step09-umask": "step09-umask/x.go:1:1: undefined: y",
 	}, buildMessages(out))
+}
+
+// Test that at 100 and at 80 columns no line of the table or of a step's
+// view is wider than the terminal, the table being transposed with the
+// diagonal still bracketed, and that with no width the table keeps a row
+// per step.
+func TestOutputFitsTerminalWidth(t *testing.T) {
+	r := requireFullTour(t)
+	for _, cols := range []int{100, 80} {
+		st := style{width: cols}
+		var table bytes.Buffer
+		out := fit(&table, st)
+		renderTable(out, r, st)
+		require.NoError(t, out.flush())
+		t.Logf("at %d columns:\n%s", cols, table.String())
+		lines := strings.Split(strings.TrimRight(table.String(), "\n"), "\n")
+		for _, line := range lines {
+			require.LessOrEqualf(t, width(line), cols, "a line of the table at COLUMNS=%d: %q", cols, line)
+		}
+		for k, p := range harness.Properties {
+			line := lines[1+k]
+			require.Truef(t, strings.HasPrefix(line, fmt.Sprintf("%2d %s", p.N, p.Column)), "row %d of the transposed table is property %d: %q", 1+k, p.N, line)
+			require.Equalf(t, 1, strings.Count(line, "["), "one bracketed cell in %q", line)
+		}
+		for _, row := range r.Rows {
+			var view bytes.Buffer
+			out := fit(&view, st)
+			renderStep(out, r, row, st)
+			require.NoError(t, out.flush())
+			for _, line := range strings.Split(view.String(), "\n") {
+				require.LessOrEqualf(t, width(line), cols, "a line of -step %d at COLUMNS=%d: %q", row.Step.N, cols, line)
+			}
+		}
+	}
+}
+
+// Test that the width comes from COLUMNS when the output is not a
+// terminal, and from the terminal (TIOCGWINSZ) when it is.
+func TestWidthFromTerminalOrColumns(t *testing.T) {
+	t.Setenv("COLUMNS", "93")
+	require.Equal(t, 93, termWidth(&bytes.Buffer{}), "not a terminal: COLUMNS")
+	t.Setenv("COLUMNS", "")
+	require.Equal(t, 0, termWidth(&bytes.Buffer{}), "neither: no limit")
+
+	term, err := pty.Open()
+	require.NoError(t, err)
+	defer term.Close()
+	require.NoError(t, unix.IoctlSetWinsize(int(term.Master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 77}))
+	require.Equal(t, 77, termWidth(term.Slave), "a terminal 77 columns wide")
+}
+
+// Test that wrap breaks at spaces within the width, continuing indented.
+func TestWrapKeepsIndentation(t *testing.T) {
+	got := wrap("  one two three four five six", 20)
+	require.Equal(t, []string{"  one two three four", "      five six"}, got)
+	require.Equal(t, []string{"short"}, wrap("short", 0), "no limit")
+	require.Equal(t, []string{"│ a long box line stays whole │"}, wrap("│ a long box line stays whole │", 5))
 }
 
 // Test that boxes are rectangles, whatever their content.

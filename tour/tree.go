@@ -1,11 +1,11 @@
 package main
 
 import (
-	"daemon-steps/internal/harness"
 	"fmt"
 	"sort"
 	"strings"
 
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/proc"
 )
 
@@ -58,8 +58,8 @@ func role(l *harness.Launch, st proc.Stat) string {
 }
 
 // drawTree draws the processes as nested boxes: sessions, in them process
-// groups, in those the processes.
-func drawTree(l *harness.Launch, server proc.Stat) []string {
+// groups, in those the processes, in at most limit columns (0: no limit).
+func drawTree(l *harness.Launch, server proc.Stat, limit int) []string {
 	procs := treeProcs(l, server)
 	sessions := make(map[int]map[int][]treeProc)
 	for _, p := range procs {
@@ -76,7 +76,8 @@ func drawTree(l *harness.Launch, server proc.Stat) []string {
 		inner := 0
 		for pgid, members := range sessions[sid] {
 			for _, p := range members {
-				groups[pgid] = append(groups[pgid], p.line())
+				// Two frames, each "│ " and " │", around a process's line.
+				groups[pgid] = append(groups[pgid], p.lines(limit-8)...)
 			}
 			inner = max(inner, innerWidth(groupTitle(pgid), groups[pgid]))
 		}
@@ -100,12 +101,23 @@ func sessionTitle(l *harness.Launch, sid int) string {
 	return fmt.Sprintf("session %d · no controlling terminal", sid)
 }
 
-func (p treeProc) line() string {
+// lines draws the process: pid, name, state, parent and role, the role
+// wrapped under itself to fit limit columns (0 or less: no limit).
+func (p treeProc) lines(limit int) []string {
 	parent := fmt.Sprintf("ppid %d", p.PPid)
 	if p.State == "gone" {
 		parent = ""
 	}
-	return strings.TrimRight(fmt.Sprintf("%-7d %-6s %-4s %-10s %s", p.Pid, p.Comm, p.State, parent, p.Role), " ")
+	ids := fmt.Sprintf("%-7d %-6s %-4s %-10s ", p.Pid, p.Comm, p.State, parent)
+	if limit <= width(ids)+10 {
+		limit = 0
+	}
+	roleLines := wrap(p.Role, max(limit-width(ids), 0))
+	lines := []string{strings.TrimRight(ids+roleLines[0], " ")}
+	for _, more := range roleLines[1:] {
+		lines = append(lines, strings.Repeat(" ", width(ids))+strings.TrimSpace(more))
+	}
+	return lines
 }
 
 // sortedKeys returns the keys of m in increasing order, first first.

@@ -117,7 +117,8 @@ func ProgramFlags(ctx context.Context, binary string, env []string) (map[string]
 		}
 	}
 	if !names["socket"] {
-		return nil, fmt.Errorf("%s -h lists no -socket flag: %q", binary, FirstLine(out.String()))
+		usage, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
+		return nil, fmt.Errorf("%s -h lists no -socket flag: %q", binary, usage)
 	}
 	return names, nil
 }
@@ -207,12 +208,6 @@ func Leak(cmd *exec.Cmd, f *os.File) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, LeakedFd-2-len(cmd.ExtraFiles))...)
 	}
 	cmd.ExtraFiles[LeakedFd-3] = f
-}
-
-// FirstLine returns the first line of s, spaces trimmed.
-func FirstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
 }
 
 // limitedBuffer keeps the first limit bytes written to it, safely for a
