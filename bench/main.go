@@ -110,8 +110,10 @@ func parseFlags(args []string) (Options, error) {
 	short := fs.Bool("short", false, "")
 	servers := fs.String("servers", strings.Join(defaultServers, ","), "")
 	fs.Func("server", "", func(s string) error {
-		name, path, ok := strings.Cut(s, "=")
-		if !ok || name == "" || path == "" {
+		// The last "=" ends the name, which may itself hold one ("GOGC=off").
+		i := strings.LastIndex(s, "=")
+		name, path := s[:max(i, 0)], s[i+1:]
+		if i < 0 || name == "" || path == "" {
 			return fmt.Errorf("want NAME=PATH, not %q", s)
 		}
 		opt.Extra = append(opt.Extra, Extra{Name: name, Path: path})
@@ -147,7 +149,8 @@ type Options struct {
 	Root     string // the repository; found from the working directory if empty
 	Dir      string // where the sandboxes go; a new temporary directory if empty
 
-	Launches    int           // launches timed per server; the median is shown
+	Rounds      int           // how many times each server is measured; the median is shown
+	Launches    int           // launches timed per server and round
 	RoundTrips  int           // 64-byte round trips timed
 	Stream      time.Duration // how long one connection streams 64 KiB chunks
 	Dialing     time.Duration // how long each connections/s run dials
@@ -166,10 +169,11 @@ type Extra struct {
 func defaultOptions() Options {
 	return Options{
 		Servers:     defaultServers,
-		Launches:    9,
-		RoundTrips:  5000,
-		Stream:      2 * time.Second,
-		Dialing:     2 * time.Second,
+		Rounds:      3,
+		Launches:    3,
+		RoundTrips:  2000,
+		Stream:      time.Second,
+		Dialing:     time.Second,
 		Idle:        32,
 		Description: "default",
 	}
@@ -178,6 +182,7 @@ func defaultOptions() Options {
 // shorten makes the run a quick one, for the smoke test and CI: every
 // measurement runs, on few samples.
 func (o *Options) shorten() {
+	o.Rounds = 1
 	o.Launches = 1
 	o.RoundTrips = 200
 	o.Stream = 100 * time.Millisecond

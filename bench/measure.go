@@ -102,18 +102,75 @@ func measureAll(ctx context.Context, opt Options, dir string, p *progress) (*Rep
 		return nil, err
 	}
 	report := &Report{Options: opt, System: describeSystem()}
-	for i, srv := range servers {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	// The servers take turns, round after round, so that a load that
+	// comes and goes on a shared machine falls on all of them alike; each
+	// number shown is the median of the rounds.
+	rounds := make([][]*Result, len(servers))
+	for round := range opt.Rounds {
+		for i, srv := range servers {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			res := &Result{Server: srv}
+			if srv.Skip == "" && !failed(rounds[i]) {
+				p.server = fmt.Sprintf("round %d/%d, [%d/%d] %s", round+1, opt.Rounds, i+1, len(servers), srv.Name)
+				sandboxes := filepath.Join(dir, fmt.Sprintf("%02d", i), fmt.Sprintf("r%d", round))
+				res.Err = measure(ctx, opt, srv, sandboxes, res, p)
+			}
+			rounds[i] = append(rounds[i], res)
 		}
-		res := &Result{Server: srv}
-		if srv.Skip == "" {
-			p.server = fmt.Sprintf("[%d/%d] %s", i+1, len(servers), srv.Name)
-			res.Err = measure(ctx, opt, srv, filepath.Join(dir, fmt.Sprintf("%02d", i)), res, p)
-		}
-		report.Results = append(report.Results, res)
+	}
+	for _, results := range rounds {
+		report.Results = append(report.Results, medianResult(results))
 	}
 	return report, nil
+}
+
+// failed reports whether a round of the server has failed: it is measured
+// no more.
+func failed(results []*Result) bool {
+	for _, r := range results {
+		if r.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// medianResult is the median of each measurement over the rounds, or the
+// first failure.
+func medianResult(results []*Result) *Result {
+	m := &Result{Server: results[0].Server}
+	for _, r := range results {
+		if r.Err != nil {
+			m.Err = r.Err
+			return m
+		}
+	}
+	dur := func(f func(*Result) time.Duration) time.Duration {
+		var d []time.Duration
+		for _, r := range results {
+			d = append(d, f(r))
+		}
+		return median(d)
+	}
+	num := func(f func(*Result) float64) float64 {
+		var v []float64
+		for _, r := range results {
+			v = append(v, f(r))
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m.Launch = dur(func(r *Result) time.Duration { return r.Launch })
+	m.RTT50 = dur(func(r *Result) time.Duration { return r.RTT50 })
+	m.RTT99 = dur(func(r *Result) time.Duration { return r.RTT99 })
+	m.CPUPerConn = dur(func(r *Result) time.Duration { return r.CPUPerConn })
+	m.MBps = num(func(r *Result) float64 { return r.MBps })
+	m.Conns1 = num(func(r *Result) float64 { return r.Conns1 })
+	m.Conns8 = num(func(r *Result) float64 { return r.Conns8 })
+	m.PSSPerConn = num(func(r *Result) float64 { return r.PSSPerConn })
+	return m
 }
 
 // measure takes every measurement of srv into res.

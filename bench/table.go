@@ -134,8 +134,8 @@ func (rep *Report) measured() []*Result {
 
 func (rep *Report) conditions() string {
 	o := rep.Options
-	return fmt.Sprintf("%s; %s run: %d launches (median), %d round trips, %v streaming, %v dialing per dialer count, %d idle connections; took %v",
-		rep.System, o.Description, o.Launches, o.RoundTrips, o.Stream, o.Dialing, o.Idle, rep.Elapsed.Round(time.Second))
+	return fmt.Sprintf("%s; %s run: medians of %d rounds, each of %d launches, %d round trips, %v streaming, %v dialing per dialer count, %d idle connections; took %v",
+		rep.System, o.Description, o.Rounds, o.Launches, o.RoundTrips, o.Stream, o.Dialing, o.Idle, rep.Elapsed.Round(time.Second))
 }
 
 func heads() []string {
