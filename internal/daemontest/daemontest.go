@@ -160,6 +160,8 @@ type Sandbox struct {
 	// Dir, a short temporary directory, and in it Socket, PidFile, Log,
 	// and Syslog, where nothing listens unless a test binds it.
 	harness.Paths
+	leaked string              // the file LeakDescriptor left open, if any
+	syslog *harness.SyslogSink // the stand-in syslog daemon, if bound
 }
 
 // New creates a sandbox for t and arranges that, when t ends, every process
@@ -407,6 +409,7 @@ const LeakedFd = harness.LeakedFd
 func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	s.t.Helper()
 	path := filepath.Join(s.Dir, "leaked")
+	s.leaked = path
 	f, err := os.Create(path)
 	require.NoError(s.t, err, "set-up: create the file to leak")
 	s.t.Cleanup(func() { f.Close() })
@@ -553,6 +556,7 @@ func (s *Sandbox) ListenSyslog() *Syslog {
 	sink, err := harness.ListenSyslog(s.Syslog)
 	require.NoErrorf(s.t, err, "set-up: bind a datagram socket at %s", s.Syslog)
 	s.t.Cleanup(sink.Close)
+	s.syslog = sink
 	return &Syslog{t: s.t, sink: sink}
 }
 
@@ -604,4 +608,36 @@ func (s *Sandbox) HoldConnection() net.Conn {
 	require.NoErrorf(s.t, err, "a worker must echo one byte on a connection to the server on %s", s.Socket)
 	s.t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// Property checks property n (1 to 12, as PROPERTIES.md numbers them) of
+// server with the one check that the tour uses too (internal/harness),
+// from /proc and what the sandbox knows of the launch, and returns what it
+// saw: its mark, value and evidence.
+func (s *Sandbox) Property(n, server int, launch Result) harness.Cell {
+	s.t.Helper()
+	require.Truef(s.t, n >= 1 && n <= len(harness.Properties), "no property %d: PROPERTIES.md has 1 to %d", n, len(harness.Properties))
+	snap, err := harness.TakeSnapshot(server)
+	require.NoErrorf(s.t, err, "read /proc/%d for property %d", server, n)
+	l := &harness.Launch{
+		Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked,
+		Tour: os.Getpid(), Launcher: launch.Pid, Status: launch.Code, Server: server,
+		WorkersSettled: true, // the test looks when it has made sure they have
+	}
+	if s.syslog != nil {
+		l.UseSyslog(s.syslog)
+	}
+	l.ObserveFiles()
+	return harness.Check(&harness.Subject{Snap: snap, Launch: l})[n-1]
+}
+
+// RequireProperty requires property n of server to hold, as Property
+// checks it, and otherwise fails with what was seen.
+func (s *Sandbox) RequireProperty(n, server int, launch Result) {
+	s.t.Helper()
+	c := s.Property(n, server, launch)
+	p := harness.Properties[n-1]
+	require.Equalf(s.t, harness.Holds, c.Mark,
+		"property %d (%s): %s.\nExpected it to hold (mark %d); seen: %q (mark %d) %s\nEvidence:\n  %s\nBy hand: $ %s\nSee PROPERTIES.md, row %02d.",
+		n, p.Column, p.Claim, harness.Holds, c.Value, c.Mark, c.Why, strings.Join(c.Evidence, "\n  "), c.Command, n)
 }

@@ -359,20 +359,29 @@ func (sb *Session) Observe() (Snapshot, error) {
 		sb.Tree = append(sb.Tree, st)
 	}
 	sort.Slice(sb.Tree, func(i, j int) bool { return sb.Tree[i].Pid < sb.Tree[j].Pid })
-	if sb.Flags["pidfile"] {
-		b, err := os.ReadFile(sb.PidFile)
-		sb.PidFileText, sb.PidFileErr = string(b), err
-		if id, err := statID(sb.PidFile); err == nil {
-			sb.PidFileID = &id
-		}
-	}
-	if fi, err := os.Lstat(sb.Socket); err == nil {
-		sb.SocketMode = fi.Mode()
-	} else {
-		sb.SocketErr = err
-	}
+	sb.ObserveFiles()
 	return snap, nil
 }
+
+// ObserveFiles reads the sandbox's pid file and socket as they are now.
+func (l *Launch) ObserveFiles() {
+	if l.Flags["pidfile"] {
+		b, err := os.ReadFile(l.PidFile)
+		l.PidFileText, l.PidFileErr = string(b), err
+		if id, err := statID(l.PidFile); err == nil {
+			l.PidFileID = &id
+		}
+	}
+	if fi, err := os.Lstat(l.Socket); err == nil {
+		l.SocketMode = fi.Mode()
+	} else {
+		l.SocketErr = err
+	}
+}
+
+// UseSyslog makes sink the launch's stand-in syslog daemon, whose
+// messages property 11 reads.
+func (l *Launch) UseSyslog(sink *SyslogSink) { l.sink = sink }
 
 // Act does what /proc alone cannot show: it starts a second copy (from
 // step 07, when there is a lock to refuse it), hangs up the terminal, and

@@ -204,7 +204,7 @@ func checkInheritedFd(s *Subject) Cell {
 			ev = append(ev, fmt.Sprintf("/proc/%d/fd/%d -> %s", s.Snap.Pid, fd, fds[fd]))
 		}
 	}
-	if s.Launch == nil {
+	if s.Launch == nil || s.Launch.Leaked == "" {
 		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
 	}
 	l := s.Launch
