@@ -101,7 +101,7 @@ var info = map[int]stepInfo{
 			"`ps -o pid,ppid,stat,comm --ppid PID` shows state Z; so does field 3 of `/proc/PID/stat` (proc(5)).",
 			"waitpid(2) and wait4(2) with WNOHANG: what do they return when children run but none has exited, and when none is left?",
 			"SIGCHLD in signal(7): when does the parent get it, and how many for several children that end at once?",
-			"On SIGTERM the workers must end too: kill(2) them, then wait for each.",
+			"On SIGTERM the workers must end too: kill(2) them, then wait for each. But a worker may not end on SIGTERM: one that ignores it, or one that is stopped (`kill -STOP WORKER`, then `kill -TERM SERVER`). How long may the server wait before it uses a signal no process can ignore?",
 		},
 	},
 }
