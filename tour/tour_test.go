@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -260,6 +261,20 @@ func TestPidPrintsChecklist(t *testing.T) {
 	}
 	require.Contains(t, stdout.String(), "needs a launch")
 	require.Contains(t, stdout.String(), "Follows ")
+}
+
+// Test that -pid 1, where its descriptors' links are denied (a container
+// without CAP_SYS_PTRACE), says "not readable" rather than "closed", and
+// marks descriptors 0 to 2 neither ✓ nor ✗. Skipped where they can be read.
+func TestPidOneNeverSaysClosed(t *testing.T) {
+	if _, err := os.Readlink("/proc/1/fd/0"); !errors.Is(err, unix.EACCES) {
+		t.Skipf("readlink /proc/1/fd/0 is not denied here (%v)", err)
+	}
+	var stdout, stderr bytes.Buffer
+	require.Equalf(t, 0, tourCommand([]string{"-pid", "1"}, &stdout, &stderr), "tour -pid 1: %s", stderr.String())
+	t.Logf("\n%s", stdout.String())
+	require.NotContainsf(t, stdout.String(), "closed", "a descriptor it could not read is not closed")
+	require.Containsf(t, stdout.String(), "0/1/2     – 0-2 unreadable", "property 6 of pid 1: not shown")
 }
 
 // Test that bad command lines get one line on standard error and a

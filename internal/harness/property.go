@@ -199,10 +199,18 @@ func checkInheritedFd(s *Subject) Cell {
 		return notShown(err.Error())
 	}
 	var ev []string
+	var unreadable []string
 	for _, fd := range proc.SortedFds(fds) {
-		if fd >= 3 {
+		switch {
+		case fd < 3:
+		case fds[fd] == proc.NotReadable:
+			unreadable = append(unreadable, strconv.Itoa(fd))
+		default:
 			ev = append(ev, fmt.Sprintf("/proc/%d/fd/%d -> %s", s.Snap.Pid, fd, fds[fd]))
 		}
+	}
+	if len(unreadable) > 0 {
+		ev = append(ev, fmt.Sprintf("/proc/%d/fd/N: permission denied for N = %s", s.Snap.Pid, strings.Join(unreadable, " ")))
 	}
 	if s.Launch == nil || s.Launch.Leaked == "" {
 		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
@@ -295,7 +303,7 @@ func checkGroup(s *Subject) Cell {
 // launching shell's session and group (steps 01 and 02) is not.
 func (s *Subject) classicRecipe(st proc.Stat) bool {
 	detached := st.TtyNr == 0 && (s.Launch == nil || st.Session != s.Launch.Shell)
-	return detached && st.Pgrp == st.Session && st.Session != st.Pid
+	return detached && st.Session > 0 && st.Pgrp == st.Session && st.Session != st.Pid
 }
 
 func checkStdFiles(s *Subject) Cell {
@@ -432,7 +440,11 @@ func lockFromProc(s *Subject, locks []proc.Lock) Cell {
 	}
 	ev = append(ev, "whether a second copy refuses to start: "+WhyNeedsLaunch)
 	if len(held) == 0 {
-		return fails("no lock", append([]string{"/proc/locks lists no lock of it, nor on a file it has open"}, ev...)...)
+		ev = append([]string{"/proc/locks lists no lock of it, nor on a file it has open"}, ev...)
+		if s.fdsUnreadable() {
+			return notShown("its descriptors could not be read, so neither could the files it has open", ev...)
+		}
+		return fails("no lock", ev...)
 	}
 	return holds(held[0], ev...)
 }
@@ -692,4 +704,14 @@ func checkZombies(s *Subject) Cell {
 		return notShown(fmt.Sprintf("its workers had not all finished within %v", Settle), ev...)
 	}
 	return markIf(len(zombies) == 0, value, ev...)
+}
+
+// fdsUnreadable reports whether some descriptor of s could not be read.
+func (s *Subject) fdsUnreadable() bool {
+	for _, t := range s.Snap.Fds {
+		if t == proc.NotReadable {
+			return true
+		}
+	}
+	return false
 }

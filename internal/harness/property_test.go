@@ -37,6 +37,7 @@ func TestGroupCheckTellsClassicRecipe(t *testing.T) {
 		{"classic recipe: the session leader's group", 30, 20, 20, 0, Classic, "session's group"},
 		{"in the shell's group, on its terminal (steps 01-02)", 30, 20, 20, 136<<8 | 1, Fails, "group 20"},
 		{"in another group of the session", 30, 25, 20, 0, Fails, "group 25"},
+		{"pid 1 of a container: session 0, from outside its namespace", 1, 0, 0, 0, Fails, "group 0"},
 	} {
 		s := &Subject{Snap: snapshotOf(proc.Stat{Pid: tc.pid, Pgrp: tc.pgrp, Session: tc.sid, TtyNr: tc.tty, PPid: 1})}
 		c := checkGroup(s)

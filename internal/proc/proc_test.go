@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -80,4 +81,17 @@ func TestLocksShowsOwnFlock(t *testing.T) {
 		}
 	}
 	t.Fatalf("no lock on inode %d in /proc/locks", st.Ino)
+}
+
+// Test that a descriptor whose link the kernel refuses to show (EACCES:
+// pid 1 in a container without CAP_SYS_PTRACE, or another user's process)
+// is listed as not readable, not left out as if closed. It needs such a
+// process, and is skipped where pid 1 is readable.
+func TestFdsSaysNotReadableWhenDenied(t *testing.T) {
+	if _, err := os.Readlink("/proc/1/fd/0"); !errors.Is(err, unix.EACCES) {
+		t.Skipf("readlink /proc/1/fd/0 is not denied here (%v)", err)
+	}
+	fds, err := Fds(1)
+	require.NoError(t, err, "/proc/1/fd itself can be listed")
+	require.Equalf(t, NotReadable, fds[0], "descriptor 0 of pid 1: readlink says EACCES")
 }
