@@ -5,7 +5,7 @@
 // It prints one table, with every number also as a ratio to the C server,
 // and says whether step 12 meets the goals that PERFORMANCE.md sets.
 //
-//	go run ./bench                    the table (about a minute on 2 cores)
+//	go run ./bench                    the table (under two minutes on 2 cores)
 //	go run ./bench -markdown          the same, as PERFORMANCE.md shows it
 //	go run ./bench -server name=PATH  measure one more server as well
 //
@@ -164,8 +164,8 @@ type Extra struct {
 	Path string
 }
 
-// defaultOptions is the run that PERFORMANCE.md shows: about ten seconds a
-// server on 2 cores.
+// defaultOptions is the run that PERFORMANCE.md shows: about fifteen
+// seconds a server on 2 cores.
 func defaultOptions() Options {
 	return Options{
 		Servers:     defaultServers,
