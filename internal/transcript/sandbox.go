@@ -216,9 +216,31 @@ func runInit() int {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fail("mount /proc", err)
 	}
+	root, err := os.Getwd()
+	if err != nil {
+		return fail("working directory", err)
+	}
+	// A repository cloned under /tmp must stay visible under the private
+	// /tmp: keep a handle on it, and bind it back at its own path.
+	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail("open the repository", err)
+	}
 	if err := unix.Mount(os.Getenv(sandboxEnv), "/tmp", "", unix.MS_BIND, ""); err != nil {
 		return fail("private /tmp", err)
 	}
+	if root == "/tmp" || strings.HasPrefix(root, "/tmp/") {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return fail("the repository under the private /tmp", err)
+		}
+		if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", rootFd), root, "", unix.MS_BIND, ""); err != nil {
+			return fail("the repository under the private /tmp", err)
+		}
+		if err := os.Chdir(root); err != nil {
+			return fail("the repository under the private /tmp", err)
+		}
+	}
+	unix.Close(rootFd)
 	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(firstPid-1)), 0); err != nil {
 		return fail("number pids from 10000", err)
 	}
