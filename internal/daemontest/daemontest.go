@@ -197,13 +197,8 @@ func (s *Sandbox) Command(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Result is how a launcher ended.
-type Result struct {
-	Pid    int    // the launcher's pid
-	Code   int    // its exit status; -1 if a signal ended it
-	Stdout string // what it printed
-	Stderr string
-}
+// Result is how a launcher ended: its pid, exit status and output.
+type Result = harness.Result
 
 // Run runs cmd to its end, capturing its output in files unless the caller
 // has set Stdout and Stderr, and fails the test if it does not exit within
@@ -219,45 +214,7 @@ func (s *Sandbox) Run(cmd *exec.Cmd) Result {
 // Launch is Run without failing the test, for use from goroutines: it
 // returns an error where Run would fail the test.
 func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
-	var out, errOut *os.File
-	var err error
-	if cmd.Stdout == nil {
-		if out, err = os.CreateTemp(s.Dir, "stdout"); err != nil {
-			return Result{}, err
-		}
-		defer out.Close()
-		cmd.Stdout = out
-	}
-	if cmd.Stderr == nil {
-		if errOut, err = os.CreateTemp(s.Dir, "stderr"); err != nil {
-			return Result{}, err
-		}
-		defer errOut.Close()
-		cmd.Stderr = errOut
-	}
-	if err := reaper.Start(cmd); err != nil {
-		return Result{}, err
-	}
-	r := Result{Pid: cmd.Process.Pid}
-	done := make(chan error, 1)
-	go func() { done <- reaper.Wait(cmd) }()
-	select {
-	case <-done:
-	case <-time.After(LaunchTimeout):
-		return r, fmt.Errorf("launcher %d did not return within %v", r.Pid, LaunchTimeout)
-	}
-	r.Code = cmd.ProcessState.ExitCode()
-	r.Stdout, r.Stderr = readBack(out), readBack(errOut)
-	return r, nil
-}
-
-// readBack returns what was written to f, which may be nil.
-func readBack(f *os.File) string {
-	if f == nil {
-		return ""
-	}
-	b, _ := os.ReadFile(f.Name())
-	return string(b)
+	return harness.RunLauncher(context.Background(), cmd, s.Dir)
 }
 
 // Start launches the program with the sandbox's flags and args, requires

@@ -232,3 +232,64 @@ func (b *limitedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Result is how a launcher ended.
+type Result struct {
+	Pid    int    // the launcher's pid
+	Code   int    // its exit status; -1 if a signal ended it
+	Stdout string // what it printed
+	Stderr string
+}
+
+// RunLauncher starts cmd, a launcher, and waits up to LaunchTimeout for it
+// to return. Its output goes to files in dir unless the caller has set
+// Stdout and Stderr: a server that keeps the launcher's standard output
+// (before step 06) would hold a pipe open, and the wait with it. A
+// launcher that does not return in time is left running, for the caller
+// to kill; the error says so.
+func RunLauncher(ctx context.Context, cmd *exec.Cmd, dir string) (Result, error) {
+	var out, errOut *os.File
+	var err error
+	if cmd.Stdout == nil {
+		if out, err = os.CreateTemp(dir, "stdout"); err != nil {
+			return Result{}, err
+		}
+		defer out.Close()
+		cmd.Stdout = out
+	}
+	if cmd.Stderr == nil {
+		if errOut, err = os.CreateTemp(dir, "stderr"); err != nil {
+			return Result{}, err
+		}
+		defer errOut.Close()
+		cmd.Stderr = errOut
+	}
+	if err := reaper.Start(cmd); err != nil {
+		return Result{}, err
+	}
+	r := Result{Pid: cmd.Process.Pid}
+	done := make(chan error, 1)
+	go func() { done <- reaper.Wait(cmd) }()
+	select {
+	case <-done:
+	case <-time.After(LaunchTimeout):
+		return r, fmt.Errorf("launcher %d did not return within %v: %w", r.Pid, LaunchTimeout, errTimedOut)
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	r.Code = cmd.ProcessState.ExitCode()
+	r.Stdout, r.Stderr = readBack(out), readBack(errOut)
+	return r, nil
+}
+
+// errTimedOut is in the error of a launcher that did not return in time.
+var errTimedOut = errors.New("timed out")
+
+// readBack returns what was written to f, which may be nil.
+func readBack(f *os.File) string {
+	if f == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
+}

@@ -51,7 +51,8 @@ const shellScript = `umask 000
 echo "status $?" >&3
 exec sleep 3600 3>&- 9>&-`
 
-// Launch is what the tour did to one step's program and what it saw.
+// Launch is what was done to one step's program and what was seen: by a
+// Session (the tour's launch), or by daemontest from a test's sandbox.
 type Launch struct {
 	Step     steps.Step
 	Binary   string
@@ -63,7 +64,7 @@ type Launch struct {
 	Paths
 	Leaked string // the file left open to the launcher as descriptor 9
 
-	Tour     int    // the tour's pid: a child subreaper
+	Tour     int    // the launching program's pid (the tour, or a test): a child subreaper
 	Terminal string // the pseudo-terminal the shell ran on
 	Shell    int    // the shell: session leader, controlling process
 	Launcher int    // the launcher's pid; it has gone by the time of the snapshot
@@ -408,32 +409,20 @@ func (sb *Session) startSecondCopy(ctx context.Context) *SecondCopy {
 	cmd := exec.Command(sb.Binary, sb.FlagArgs...)
 	cmd.Dir = sb.Dir
 	cmd.Env = MarkedEnv(sb.Dir)
-	var stderr limitedBuffer
-	stderr.limit = 4 << 10
-	cmd.Stderr = &stderr // the launcher's alone: from step 06 its server holds /dev/null
-	if err := reaper.Start(cmd); err != nil {
-		sb.Problem("second copy: %v", err)
+	r, err := RunLauncher(ctx, cmd, sb.Dir)
+	switch {
+	case errors.Is(err, errTimedOut):
+		c.TimedOut = true
+		cmd.Process.Kill()
+		return c
+	case err != nil:
+		if ctx.Err() == nil {
+			sb.Problem("second copy: %v", err)
+		}
 		return nil
 	}
-	done := make(chan struct{})
-	go func() {
-		reaper.Wait(cmd)
-		close(done)
-	}()
-	select {
-	case <-done:
-		c.Code = cmd.ProcessState.ExitCode()
-	case <-time.After(LaunchTimeout):
-		c.TimedOut = true
-	case <-ctx.Done():
-	}
-	if !c.TimedOut && ctx.Err() == nil {
-		c.Stderr = strings.TrimSpace(stderr.String())
-		c.ListenerAfter, c.ListenerErr = peercred.ListenerPid(sb.Socket)
-		return c
-	}
-	cmd.Process.Kill()
-	<-done
+	c.Code, c.Stderr = r.Code, strings.TrimSpace(r.Stderr)
+	c.ListenerAfter, c.ListenerErr = peercred.ListenerPid(sb.Socket)
 	return c
 }
 
