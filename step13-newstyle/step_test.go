@@ -1,7 +1,8 @@
 // The tests check, one test a property, what this step and every step
 // before it make true of the server, and the echo service and command line
 // that all steps share. They treat the program as a black box: they build
-// this directory, launch it as a shell would, and look at /proc.
+// this directory, start it as a service manager or a shell would, and look
+// at /proc.
 package main_test
 
 import (
@@ -15,9 +16,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +29,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/daemontest"
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/reaper"
 )
 
 func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
@@ -36,45 +41,13 @@ func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
 // requirement.
 func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
 
-// Test that the launcher returns with status 0 while the server goes on
-// answering (recommendation 1).
-func TestLauncherReturnsWhileServerServes(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, launch := s.Start()
-	require.NotEqualf(t, launch.Pid, server, "the server must be a process of its own, not the launcher: both are pid %d; %s", server, see(1))
-	s.RequireEcho()
-}
-
-// Test that once the launcher has returned, the server's parent is init or
-// the nearest child subreaper (this test process), not the launcher
-// (recommendation 1).
-func TestServerParentIsNotLauncher(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, launch := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, launch.Pid, st.PPid, "the server's parent must no longer be the launcher (pid %d): the launcher returns and leaves the server to init; %s", launch.Pid, see(1))
-	require.Containsf(t, []int{1, os.Getpid()}, st.PPid, "the server's parent (field 4 of /proc/%d/stat) must be init (1) or the test process (%d), a child subreaper; it is %d; %s", server, os.Getpid(), st.PPid, see(1))
-}
-
-// Test that the launcher names the server's pid and socket in one line.
-func TestLauncherNamesServerPidAndSocket(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, launch := s.Start()
-	require.Equalf(t, 1, strings.Count(launch.Stdout, "\n"), "the launcher's standard output must be one line; it is %q; %s", launch.Stdout, see(1))
-	require.Containsf(t, strings.Fields(launch.Stdout), strconv.Itoa(server), "the launcher's line must name the server's pid %d as a word; it is %q; %s", server, launch.Stdout, see(1))
-	require.Containsf(t, launch.Stdout, s.Socket, "the launcher's line must name the socket %s; it is %q; %s", s.Socket, launch.Stdout, see(1))
-}
-
 // Test that the echo returns every byte sent, of any value and in any
 // amount, and that the server closes once the client has closed its
 // writing side (a half-close).
 func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	s.Start()
+	start(t, s)
 	every := make([]byte, 256)
 	for i := range every {
 		every[i] = byte(i)
@@ -94,7 +67,7 @@ func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	const open = 3
 	for range open {
 		s.HoldConnection()
@@ -140,13 +113,13 @@ func TestReplacesStaleSocket(t *testing.T) {
 	require.NoErrorf(t, err, "set-up: bind a socket at %s", s.Socket)
 	ln.SetUnlinkOnClose(false)
 	require.NoErrorf(t, ln.Close(), "set-up: close the socket at %s, leaving its file", s.Socket)
-	s.Start()
+	start(t, s)
 	s.RequireEcho()
 }
 
 // Test that anything but a socket at the socket's path (a regular file, a
 // directory, a FIFO, a symbolic link) is refused with one line on the
-// launcher's standard error, and left as it was.
+// program's standard error, and left as it was.
 func TestRefusesNonSocketAtSocketPath(t *testing.T) {
 	t.Parallel()
 	for name, create := range map[string]func(path string) error{
@@ -164,7 +137,7 @@ func TestRefusesNonSocketAtSocketPath(t *testing.T) {
 			before, err := os.Lstat(s.Socket)
 			require.NoErrorf(t, err, "set-up: lstat %s", s.Socket)
 			r := s.Run(s.Command(s.Flags()...))
-			require.NotEqualf(t, 0, r.Code, "with a %s at the socket's path %s, the launcher must exit non-zero; it exited 0 (stdout %q); %s", name, s.Socket, r.Stdout, see(1))
+			require.NotEqualf(t, 0, r.Code, "with a %s at the socket's path %s, the program must exit non-zero; it exited 0 (stdout %q); %s", name, s.Socket, r.Stdout, see(1))
 			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at the socket's path")
 			after, err := os.Lstat(s.Socket)
 			require.NoErrorf(t, err, "the %s at %s must be left where it was; %s", name, s.Socket, see(1))
@@ -174,12 +147,12 @@ func TestRefusesNonSocketAtSocketPath(t *testing.T) {
 	}
 }
 
-// requireOneLine requires msg, the launcher's standard error for what,
+// requireOneLine requires msg, the program's standard error for what,
 // to be one non-empty line.
 func requireOneLine(t *testing.T, msg, what string) {
 	t.Helper()
-	require.NotEmptyf(t, strings.TrimSpace(msg), "%s: the launcher must say why on its standard error, in one line; it wrote nothing there; %s", what, see(1))
-	require.Equalf(t, 1, strings.Count(msg, "\n"), "%s: the launcher must say why in one line on its standard error, not a stack trace or the usage; it wrote %q; %s", what, msg, see(1))
+	require.NotEmptyf(t, strings.TrimSpace(msg), "%s: the program must say why on its standard error, in one line; it wrote nothing there; %s", what, see(1))
+	require.Equalf(t, 1, strings.Count(msg, "\n"), "%s: the program must say why in one line on its standard error, not a stack trace or the usage; it wrote %q; %s", what, msg, see(1))
 }
 
 // Test that a bad command line gets a clear error and a non-zero exit,
@@ -187,12 +160,12 @@ func requireOneLine(t *testing.T, msg, what string) {
 func TestRejectsBadCommandLines(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 
 	for _, bad := range [][]string{{"-no-such-flag"}, {"stray-argument"}} {
 		r := s.Run(s.Command(append(s.Flags(), bad...)...))
-		require.Equalf(t, 2, r.Code, "%v: the launcher must exit with status 2, as for a usage error; it exited %d; %s", bad, r.Code, see(1))
-		require.Containsf(t, r.Stderr, "Usage", "%v: the launcher must show the usage on its standard error; it wrote %q; %s", bad, r.Stderr, see(1))
+		require.Equalf(t, 2, r.Code, "%v: the program must exit with status 2, as for a usage error; it exited %d; %s", bad, r.Code, see(1))
+		require.Containsf(t, r.Stderr, "Usage", "%v: the program must show the usage on its standard error; it wrote %q; %s", bad, r.Stderr, see(1))
 	}
 	long := s.Dir + "/" + strings.Repeat("x", 108-len(s.Dir)-1)
 	require.Lenf(t, long, 108, "set-up: a socket path of 108 bytes")
@@ -205,7 +178,7 @@ func TestRejectsBadCommandLines(t *testing.T) {
 		"abstract name":     "@daemon-steps-test",
 	} {
 		r := other.Run(other.Command(append(other.Flags(), "-socket", path)...))
-		require.NotEqualf(t, 0, r.Code, "-socket %s (%s): the launcher must exit non-zero; it exited 0; %s", path, name, see(1))
+		require.NotEqualf(t, 0, r.Code, "-socket %s (%s): the program must exit non-zero; it exited 0; %s", path, name, see(1))
 		requireOneLine(t, r.Stderr, "-socket "+path+" ("+name+")")
 		require.Containsf(t, r.Stderr, path, "-socket %s (%s): the message must name the path; it is %q; %s", path, name, r.Stderr, see(1))
 		require.NotContainsf(t, r.Stderr, "goroutine", "-socket %s (%s): the message must not be a stack trace; it is %q; %s", path, name, r.Stderr, see(1))
@@ -224,7 +197,7 @@ func TestAcceptsLongestSocketPath(t *testing.T) {
 	s := daemontest.New(t)
 	s.Socket = s.Dir + "/" + strings.Repeat("x", 107-len(s.Dir)-1)
 	require.Lenf(t, s.Socket, 107, "set-up: a socket path of 107 bytes")
-	s.Start()
+	start(t, s)
 	s.RequireEcho()
 }
 
@@ -234,7 +207,7 @@ func TestAcceptsLongestSocketPath(t *testing.T) {
 func TestAcceptFailureDoesNotSpin(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	// The kernel refuses a new descriptor at or above the soft limit. Only
 	// the soft limit is lowered, so the test can raise it again without
 	// privilege (CAP_SYS_RESOURCE) and check that the server recovers.
@@ -268,7 +241,7 @@ func TestAcceptFailureDoesNotSpin(t *testing.T) {
 }
 
 // Test that workers still start after the program's file is deleted, as
-// "go run" deletes its temporary binary when the launcher exits: the
+// a package upgrade replaces it while the service runs: the
 // server re-executes /proc/self/exe, not a path.
 func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
 	t.Parallel()
@@ -279,404 +252,35 @@ func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
 	require.NoErrorf(t, os.Link(daemontest.Binary, copied), "set-up: link %s to %s", copied, daemontest.Binary)
 	cmd := s.Command(s.Flags()...)
 	cmd.Path, cmd.Args[0] = copied, copied
-	s.StartFrom(cmd)
+	startFrom(t, s, cmd)
 	require.NoErrorf(t, os.Remove(copied), "set-up: remove %s", copied)
 	t.Logf("rm %s", copied)
 	s.RequireEcho()
 }
 
-// Test that the server does not hold a descriptor that the shell left open
-// to the launcher without close-on-exec (recommendation 2).
-func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	cmd := s.Command(s.Flags()...)
-	leaked := s.LeakDescriptor(cmd)
-	t.Logf("the launcher inherits %s as descriptor %d", leaked, daemontest.LeakedFd)
-	server, _ := s.StartFrom(cmd)
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for _, fd := range proc.SortedFds(fds) {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], daemontest.LeakedFd, see(2))
-	}
-}
-
-// Test that the server, though started from a shell in a terminal, has no
-// controlling terminal and runs in a session other than the shell's
-// (recommendation 3).
-func TestServerHasNoControllingTerminal(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	term := s.OpenTerminal()
-	shell := term.Shell(s, s.Flags()...)
-	server := s.ServerPid()
-	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, started from %s; %s", server, st.TtyNr, term.Name, see(3))
-	require.NotEqualf(t, shell, st.Session, "the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
-}
-
-// Test that the server survives when the launcher, the controlling process
-// of its terminal, exits, and when the terminal hangs up, where before
-// this step the kernel's SIGHUP killed it (recommendation 3).
-func TestServerSurvivesTerminalHangup(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	term := s.OpenTerminal()
-	cmd := s.Command(s.Flags()...)
-	term.Control(cmd)
-	server, _ := s.StartFrom(cmd)
-	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
-	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
-	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
-	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
-}
-
-// Test that the server works in "/" (recommendation 4).
-func TestServerWorkingDirectoryIsRoot(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	cmd := s.Command(s.Flags()...)
-	cmd.Dir = s.Dir
-	server, _ := s.StartFrom(cmd)
-	cwd, err := proc.Cwd(server)
-	require.NoErrorf(t, err, "read /proc/%d/cwd", server)
-	t.Logf("/proc/%d/cwd -> %s", server, cwd)
-	require.Equalf(t, "/", cwd, "the server must work in /: /proc/%d/cwd -> %s (the launch directory was %s); %s", server, cwd, s.Dir, see(4))
-}
-
-// Test that paths given relative to the launch directory still mean that
-// directory, though the server has moved to "/": the launcher resolves them
-// first.
-func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	var rel []string
-	for _, arg := range s.Flags() {
-		rel = append(rel, strings.TrimPrefix(arg, s.Dir+"/"))
-	}
-	var names []string
-	for _, arg := range rel {
-		if !strings.HasPrefix(arg, "-") {
-			names = append(names, arg)
-			_, err := os.Lstat(filepath.Join("/", arg))
-			require.ErrorIsf(t, err, fs.ErrNotExist, "set-up: /%s must not exist before the test", arg)
-		}
-	}
-	t.Cleanup(func() { // a server that fails this test leaves its files in /
-		for _, name := range names {
-			os.Remove(filepath.Join("/", name))
-		}
-	})
-	cmd := s.Command(rel...)
-	cmd.Dir = s.Dir
-	s.StartFrom(cmd)
-	s.RequireEcho()
-	for _, name := range names {
-		_, err := os.Lstat(filepath.Join("/", name))
-		require.ErrorIsf(t, err, fs.ErrNotExist, "a relative path must mean the launch directory %s: the server created /%s instead; resolve the paths before the chdir; %s", s.Dir, name, see(4))
-	}
-}
-
-// Test that the server is not a session leader and leads a process group
-// of its own (recommendation 5).
-func TestServerLeadsGroupNotSession(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, server, st.Session, "the server must not lead its session (field 6 of /proc/%d/stat must not be %d), or opening a terminal could make it the controlling one; %s", server, server, see(5))
-	require.Equalf(t, server, st.Pgrp, "the server must lead a process group of its own: field 5 (pgrp) of /proc/%d/stat must be %d; it is %d; %s", server, server, st.Pgrp, see(5))
-}
-
-// Test that signalling the server's session as a process group, as
-// "kill -- -SID" does, does not reach the server (recommendation 5).
-func TestKillingSessionGroupSparesServer(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	sid := s.Stat(server).Session
-	own, err := unix.Getsid(0)
-	require.NoError(t, err, "getsid(0)")
-	require.NotEqualf(t, own, sid, "the server %d must not be in the test's own session %d (the test will not signal its own session); %s", server, own, see(3))
-	t.Logf("kill -TERM -- -%d", sid)
-	if err := unix.Kill(-sid, unix.SIGTERM); err != nil {
-		t.Logf("kill: %v (no process is left in group %d)", err, sid)
-	}
-	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
-}
-
-// Test that the server's standard input, output and error are /dev/null
-// (recommendation 6).
-func TestStandardFilesAreDevNull(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for fd := 0; fd <= 2; fd++ {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		if fd == 2 && fds[fd] == s.Log {
-			continue // from step 11 the server's errors go to its -log file
-		}
-		require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
-	}
-}
-
-// Test that a caller reading the launcher's output, as out=$(echod) does,
-// reaches the end of it once the launcher exits: the server does not hold
-// the pipe (recommendation 6).
-func TestLauncherOutputEndsWithLauncher(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	r, w, err := os.Pipe()
-	require.NoError(t, err, "set-up: a pipe")
-	defer r.Close()
-	cmd := s.Command(s.Flags()...)
-	cmd.Stdout, cmd.Stderr = w, w
-	launch := s.Run(cmd)
-	w.Close()
-	require.Equalf(t, 0, launch.Code, "the launcher must exit with status 0; it exited %d; %s", launch.Code, see(1))
-
-	eof := make(chan []byte, 1)
-	go func() {
-		out, _ := io.ReadAll(r)
-		eof <- out
-	}()
-	select {
-	case out := <-eof:
-		t.Logf("the launcher's output, to end-of-file: %q", out)
-	case <-time.After(daemontest.Settle):
-		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", daemontest.Settle, see(6))
-	}
-}
-
-// Test that the server itself holds a lock on its pid file: /proc/locks
-// names the server's pid on the file's inode (recommendation 7).
-func TestServerLocksPidFile(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	var st unix.Stat_t
-	require.NoErrorf(t, unix.Stat(s.PidFile, &st), "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
-	locks, err := proc.Locks()
-	require.NoError(t, err, "read /proc/locks")
-	var holders []int
-	for _, l := range locks {
-		if l.Inode == st.Ino && l.Major == unix.Major(st.Dev) && l.Minor == unix.Minor(st.Dev) && l.Access == "WRITE" {
-			t.Logf("/proc/locks: %s %s pid %d on inode %d", l.Kind, l.Access, l.Pid, l.Inode)
-			holders = append(holders, l.Pid)
-		}
-	}
-	require.Equalf(t, []int{server}, holders, "/proc/locks must show one write lock on the pid file %s (inode %d), taken by the server %d itself; the pids of the write locks on it are %v; %s", s.PidFile, st.Ino, server, holders, see(7))
-}
-
-// Test that a second copy started with the same pid file exits non-zero
-// with a message, and that the first goes on serving with the same pid and
-// socket (recommendation 7).
+// Test that a second copy started on the same socket exits non-zero with
+// a message naming the first, which goes on serving with the same pid and
+// socket. Step 07 brought this with a lock on the pid file; from step 13 a
+// copy started by hand asks the socket, and a service manager runs one copy
+// of a service (recommendation 7).
 func TestSecondCopyIsRefused(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	first, _ := s.Start()
+	first, _ := start(t, s)
 	second := s.Run(s.Command(s.Flags()...))
-	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.PidFile, first, second.Stdout, see(7))
+	require.NotEqualf(t, 0, second.Code, "a second copy with the same -socket %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.Socket, first, second.Stdout, see(7))
 	requireOneLine(t, second.Stderr, "the second copy's refusal")
-	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid that holds the lock, %d; it is %q; %s", first, second.Stderr, see(7))
+	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid of the server that runs, %d; it is %q; %s", first, second.Stderr, see(7))
 	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
 	s.RequireEcho()
 }
 
-// Test that twenty copies started at once leave one server: the others
-// exit non-zero with a message (recommendation 7).
-func TestConcurrentStartsLeaveOneServer(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	const copies = 20
-	results := make(chan daemontest.Result, copies)
-	errs := make(chan error, copies)
-	for range copies {
-		go func() {
-			r, err := s.Launch(s.Command(s.Flags()...))
-			results <- r
-			errs <- err
-		}()
-	}
-	var winners []string
-	for range copies {
-		r := <-results
-		require.NoError(t, <-errs, "a launcher must return")
-		if r.Code == 0 {
-			winners = append(winners, fmt.Sprintf("launcher %d: %q", r.Pid, strings.TrimSpace(r.Stdout)))
-		} else {
-			requireOneLine(t, r.Stderr, fmt.Sprintf("launcher %d, refused", r.Pid))
-		}
-	}
-	require.Lenf(t, winners, 1, "of %d copies started at once with one -pidfile, exactly one launcher must exit 0; these did: %v; %s", copies, winners, see(7))
-	var daemons []int
-	s.Eventually(func() bool {
-		daemons = s.Daemons()
-		return len(daemons) == 1
-	}, "of %d copies started at once, one server must run once the losers have exited; running: %v", copies, &daemons)
-	require.Equalf(t, daemons[0], s.ServerPid(), "the one server running, %d, must be the one listening on %s; %s", daemons[0], s.Socket, see(7))
-	s.RequireEcho()
-}
-
-// Test that a symbolic link, a directory, a FIFO or a device (/dev/null)
-// at the -pidfile path is refused: the launcher exits non-zero with one
-// line on its standard error, no server runs, and the file (and the file a
-// link leads to) is left as it was (recommendation 7).
-func TestPidFileMustBeRegularFile(t *testing.T) {
-	t.Parallel()
-	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
-}
-
-// requireRefusesNonRegularFile requires that the program refuses to start,
-// with one line, when the file its -flag names is a symbolic link, a
-// directory, a FIFO or a device (/dev/null), and that it leaves the file
-// as it was. pathOf gives the flag's path in a sandbox.
-func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemontest.Sandbox) string) {
-	for name, create := range map[string]func(path, dir string) error{
-		"symbolic link": func(path, dir string) error {
-			target := filepath.Join(dir, "precious")
-			if err := os.WriteFile(target, []byte("keep me\n"), 0o600); err != nil {
-				return err
-			}
-			return os.Symlink(target, path)
-		},
-		"directory": func(path, _ string) error { return os.Mkdir(path, 0o700) },
-		"FIFO":      func(path, _ string) error { return unix.Mkfifo(path, 0o600) },
-		"device":    func(path, _ string) error { return os.Symlink("/dev/null", path) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := daemontest.New(t)
-			path := pathOf(s)
-			require.NoErrorf(t, create(path, s.Dir), "set-up: a %s at %s", name, path)
-			args := s.Flags()
-			if name == "device" {
-				args = append(args, "-"+flag, "/dev/null")
-				path = "/dev/null"
-			}
-			before := snapshot(t, path)
-			devNull := snapshot(t, "/dev/null")
-			r := s.Run(s.Command(args...))
-			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(7))
-			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at -"+flag)
-			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(7))
-			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(7))
-			var left []int
-			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a %s at -%s, no server may run; running: %v", name, flag, &left)
-		})
-	}
-}
-
-// snapshot describes the file at path, and the file a symbolic link there
-// leads to: type, mode, owner and, for a regular file, its contents.
-func snapshot(t *testing.T, path string) string {
-	t.Helper()
-	link, err := os.Lstat(path)
-	require.NoErrorf(t, err, "%s must still be there", path)
-	target, err := os.Stat(path)
-	require.NoErrorf(t, err, "what %s leads to must still be there", path)
-	desc := describe(link) + " -> " + describe(target)
-	if target.Mode().IsRegular() {
-		b, err := os.ReadFile(path)
-		require.NoErrorf(t, err, "read %s", path)
-		desc += fmt.Sprintf(" %q", b)
-	}
-	return desc
-}
-
-// describe gives a file's type, mode and owner.
-func describe(fi fs.FileInfo) string {
-	st := fi.Sys().(*syscall.Stat_t)
-	return fmt.Sprintf("%v uid %d gid %d", fi.Mode(), st.Uid, st.Gid)
-}
-
-// Test that the pid file holds the server's pid and a newline
-// (recommendation 8).
-func TestPidFileHoldsServerPid(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	b, err := os.ReadFile(s.PidFile)
-	require.NoErrorf(t, err, "the pid file -pidfile %s must exist; %s", s.PidFile, see(8))
-	t.Logf("cat %s: %q", s.PidFile, b)
-	require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "the pid file %s must hold the server's pid %d and a newline; it holds %q; %s", s.PidFile, server, b, see(8))
-}
-
-// Test that kill $(cat PIDFILE) stops the server (recommendation 8).
-func TestKillByPidFileStopsServer(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	cmd := exec.Command("/bin/sh", "-c", `kill $(cat "$0")`, s.PidFile)
-	out, err := cmd.CombinedOutput()
-	require.NoErrorf(t, err, "kill $(cat %s) must succeed: %s; %s", s.PidFile, out, see(8))
-	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, daemontest.Settle, see(8))
-}
-
-// Test that start-stop-daemon --stop --pidfile stops the server
-// (recommendation 8).
-func TestStartStopDaemonStopsServer(t *testing.T) {
-	t.Parallel()
-	ssd, err := exec.LookPath("start-stop-daemon")
-	if err != nil {
-		t.Skip("start-stop-daemon is missing: apt-get install dpkg")
-	}
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	out, err := exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5").CombinedOutput()
-	t.Logf("start-stop-daemon --stop --pidfile %s: %s", s.PidFile, out)
-	require.NoErrorf(t, err, "start-stop-daemon --stop --pidfile %s must succeed: %s; %s", s.PidFile, out, see(8))
-	require.Truef(t, daemontest.WaitGone(server), "start-stop-daemon --stop must stop the server %d; it still runs; %s", server, see(8))
-}
-
-// Test that after kill -9 of the server, while a client still holds a
-// connection open, a new start succeeds at once: nothing but the server
-// held the lock (recommendation 8).
-func TestStartsAfterKill9(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	first, _ := s.Start()
-	s.HoldConnection()
-
-	s.Signal(first, syscall.SIGKILL)
-	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
-	second, _ := s.Start()
-	require.NotEqualf(t, first, second, "after kill -9, a new server must listen on %s, not %d; %s", s.Socket, first, see(8))
-	b, err := os.ReadFile(s.PidFile)
-	require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
-	require.Equalf(t, strconv.Itoa(second)+"\n", string(b), "the pid file %s must hold the new server's pid %d and a newline; it holds %q; %s", s.PidFile, second, b, see(8))
-}
-
-// Test that a pid file left unlocked with anything in it, a live
-// unrelated pid included, does not stop a start: the lock is the
-// authority, and the file is rewritten (recommendation 8).
-func TestStalePidFileIsRewritten(t *testing.T) {
-	t.Parallel()
-	for _, stale := range []string{"", "abc", "-1", "0", "1", "12 34", strconv.Itoa(os.Getpid())} {
-		t.Run(fmt.Sprintf("%q", stale), func(t *testing.T) {
-			t.Parallel()
-			s := daemontest.New(t)
-			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644), "set-up: write %q to %s", stale, s.PidFile)
-			server, _ := s.Start()
-			b, err := os.ReadFile(s.PidFile)
-			require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
-			require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "a stale pid file holding %q must be rewritten with the server's pid %d and a newline; it holds %q; %s", stale, server, b, see(8))
-		})
-	}
-}
-
 // startUnderUmask000 starts the server from a shell whose umask is 000, and
 // returns the server's pid.
-func startUnderUmask000(s *daemontest.Sandbox) int {
+func startUnderUmask000(t *testing.T, s *daemontest.Sandbox) int {
 	cmd := exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$@"`, "sh", daemontest.Binary}, s.Flags()...)...)
 	cmd.Env = s.Command().Env
-	server, _ := s.StartFrom(cmd)
+	server, _ := startFrom(t, s, cmd)
 	return server
 }
 
@@ -685,7 +289,7 @@ func startUnderUmask000(s *daemontest.Sandbox) int {
 func TestServerUmaskIs027(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server := startUnderUmask000(s)
+	server := startUnderUmask000(t, s)
 	status, err := proc.Status(server)
 	require.NoErrorf(t, err, "read /proc/%d/status", server)
 	t.Logf("/proc/%d/status: Umask: %s", server, status["Umask"])
@@ -697,7 +301,7 @@ func TestServerUmaskIs027(t *testing.T) {
 func TestCreatedFilesAreNotWorldWritable(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	startUnderUmask000(s)
+	startUnderUmask000(t, s)
 	s.RequireEcho()
 	for _, path := range []string{s.Socket, s.PidFile, s.Log} {
 		fi, err := os.Stat(path)
@@ -720,7 +324,7 @@ func TestOtherUsersCannotConnect(t *testing.T) {
 	}
 	s := daemontest.New(t)
 	require.NoError(t, os.Chmod(s.Dir, 0o711), "set-up: let other users reach the socket's directory")
-	startUnderUmask000(s)
+	startUnderUmask000(t, s)
 	err := s.ConnectAs(daemontest.Nobody, s.Socket)
 	require.Errorf(t, err, "user nobody must not be able to connect to %s, a server started under umask 000; it connected; %s", s.Socket, see(9))
 	require.Containsf(t, err.Error(), "permission denied", "user nobody's connection to %s must fail for want of permission; it failed with %q; %s", s.Socket, err, see(9))
@@ -731,7 +335,7 @@ func TestOtherUsersCannotConnect(t *testing.T) {
 func TestServerIgnoresExtraneousSignals(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	status, err := proc.Status(server)
 	require.NoErrorf(t, err, "read /proc/%d/status", server)
 	t.Logf("/proc/%d/status: SigIgn: %s", server, status["SigIgn"])
@@ -755,230 +359,13 @@ func TestServerIgnoresExtraneousSignals(t *testing.T) {
 func TestSigtermStopsServerCleanly(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	for _, path := range []string{s.Socket, s.PidFile} {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "on SIGTERM the server must remove %s; it is left behind; %s", path, see(10))
 	}
-}
-
-// Test that copies started while a server shuts down leave at most one
-// server, which holds the socket and the pid file (recommendations 7 and
-// 10).
-func TestStartsDuringShutdownLeaveOneServer(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	first, _ := s.Start()
-	const copies = 10
-	results := make(chan daemontest.Result, copies)
-	errs := make(chan error, copies)
-	for range copies {
-		go func() {
-			r, err := s.Launch(s.Command(s.Flags()...))
-			results <- r
-			errs <- err
-		}()
-	}
-	s.Signal(first, syscall.SIGTERM)
-	var winners []string
-	for range copies {
-		r := <-results
-		require.NoError(t, <-errs, "a launcher must return")
-		if r.Code == 0 {
-			winners = append(winners, fmt.Sprintf("launcher %d: %q", r.Pid, strings.TrimSpace(r.Stdout)))
-		}
-	}
-	started := len(winners)
-	var daemons []int
-	s.Eventually(func() bool {
-		daemons = s.Daemons()
-		return len(daemons) == started && !slices.Contains(daemons, first)
-	}, "the first server %d must exit on SIGTERM, and each of the %d successful starts leave one server; running: %v", first, started, &daemons)
-	require.LessOrEqualf(t, started, 1, "of %d copies started while the server shut down, at most one launcher may exit 0; these did: %v; %s", copies, winners, see(10))
-	if started == 1 {
-		require.Equalf(t, daemons[0], s.ServerPid(), "the one server running, %d, must be the one listening on %s; %s", daemons[0], s.Socket, see(10))
-		b, err := os.ReadFile(s.PidFile)
-		require.NoErrorf(t, err, "the pid file %s must exist while server %d runs; %s", s.PidFile, daemons[0], see(10))
-		require.Equalf(t, strconv.Itoa(daemons[0])+"\n", string(b), "the pid file %s must hold the running server's pid %d; it holds %q; %s", s.PidFile, daemons[0], b, see(10))
-	}
-}
-
-// syslogDaemon and syslogErr are a syslog message's facility and severity
-// numbers (RFC 3164, section 4.1.1).
-const (
-	syslogDaemon = 3
-	syslogErr    = 3
-)
-
-// Test that the server sends its start and its stop to the -syslog socket
-// as RFC 3164 messages with facility daemon and the tag NAME[PID]
-// (recommendation 11).
-func TestLogsStartAndStopToSyslog(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	logs := s.ListenSyslog()
-	server, _ := s.Start()
-	start := logs.WaitFor(s.Socket)
-	require.Equalf(t, syslogDaemon, start.Facility, "the start message must have facility daemon (%d); it has %d; %s", syslogDaemon, start.Facility, see(11))
-	require.Equalf(t, filepath.Base(daemontest.Binary), start.Tag, "the start message's tag must be the program's name; it is %q; %s", start.Tag, see(11))
-	require.Equalf(t, server, start.Pid, "the start message's tag must name the server's pid %d; it names %d; %s", server, start.Pid, see(11))
-	require.Containsf(t, start.Text, strconv.Itoa(server), "the start message must name the server's pid %d; it is %q; %s", server, start.Text, see(11))
-
-	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
-	stop := logs.WaitFor("stop")
-	require.Equalf(t, server, stop.Pid, "the stop message's tag must name the server's pid %d; it names %d; %s", server, stop.Pid, see(11))
-}
-
-// Test that the server sends its errors to syslog, with severity err: here
-// the failure of a second copy to take the lock (recommendation 11).
-func TestLogsErrorsToSyslog(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	logs := s.ListenSyslog()
-	first, _ := s.Start()
-	second := s.Run(s.Command(s.Flags()...))
-	require.NotEqualf(t, 0, second.Code, "a second copy must be refused while server %d runs; it exited 0; %s", first, see(7))
-	msg := logs.WaitMatch(func(m daemontest.SyslogMessage) bool { return m.Pid != first }, "a syslog message from the second copy (any pid but the server's %d)", first)
-	require.Equalf(t, syslogDaemon, msg.Facility, "the second copy's error must have facility daemon (%d); it has %d; %s", syslogDaemon, msg.Facility, see(11))
-	require.Equalf(t, syslogErr, msg.Severity, "the second copy's error must have severity err (%d); it has %d; %s", syslogErr, msg.Severity, see(11))
-	require.Containsf(t, msg.Text, strconv.Itoa(first), "the second copy's error must name the pid that holds the lock, %d; it is %q; %s", first, msg.Text, see(11))
-}
-
-// Test that with no syslog daemon listening, the messages go to the -log
-// file (recommendation 11).
-func TestLogsToFileWithoutSyslog(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
-	b, err := os.ReadFile(s.Log)
-	require.NoErrorf(t, err, "with nothing listening at -syslog, the server must write to the -log file %s; %s", s.Log, see(11))
-	t.Logf("cat %s:\n%s", s.Log, b)
-	tag := fmt.Sprintf("%s[%d]: ", filepath.Base(daemontest.Binary), server)
-	require.Containsf(t, string(b), tag+"started", "the -log file %s must hold a line with %q; %s", s.Log, tag+"started", see(11))
-	require.Containsf(t, string(b), tag+"stopped", "the -log file %s must hold a line with %q; %s", s.Log, tag+"stopped", see(11))
-}
-
-// Test that a symbolic link, a directory, a FIFO or a device (/dev/null)
-// at the -log path is refused: the launcher exits non-zero with one line
-// on its standard error, no server runs, and the file (and the file a link
-// leads to) is left as it was (recommendation 11).
-func TestLogFileMustBeRegularFile(t *testing.T) {
-	t.Parallel()
-	requireRefusesNonRegularFile(t, "log", func(s *daemontest.Sandbox) string { return s.Log })
-}
-
-// Test that a -log path in a missing directory is refused at start, with
-// one line naming it (recommendation 11).
-func TestLogInMissingDirectoryIsRefused(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	missing := filepath.Join(s.Dir, "missing", "log")
-	r := s.Run(s.Command(append(s.Flags(), "-log", missing)...))
-	require.NotEqualf(t, 0, r.Code, "-log %s, in a missing directory, must be refused: the launcher must exit non-zero; it exited 0; %s", missing, see(11))
-	requireOneLine(t, r.Stderr, "the refusal of -log "+missing)
-	require.Containsf(t, r.Stderr, missing, "the refusal must name the -log path %s; it is %q; %s", missing, r.Stderr, see(11))
-}
-
-// Test that a syslog socket that is bound but never read stalls neither the
-// echo nor the shutdown on SIGTERM: logging never blocks the server
-// (recommendation 11).
-func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	deaf, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.Syslog, Net: "unixgram"})
-	require.NoErrorf(t, err, "set-up: bind a datagram socket at %s", s.Syslog)
-	defer deaf.Close()
-	// Fill the socket's queue, so that the next datagram sent there blocks.
-	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err, "set-up: a datagram socket")
-	defer unix.Close(sender)
-	queued := 0
-	for ; ; queued++ {
-		err := unix.Sendto(sender, []byte("filler"), 0, &unix.SockaddrUnix{Name: s.Syslog})
-		if errors.Is(err, unix.EAGAIN) {
-			break
-		}
-		require.NoErrorf(t, err, "set-up: fill the queue of %s", s.Syslog)
-	}
-	t.Logf("the syslog socket's queue is full after %d datagrams", queued)
-
-	server, _ := s.Start()
-	for range 3 {
-		s.RequireEcho()
-	}
-	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "with a syslog socket that is never read, the server %d must still exit with status 0 on SIGTERM: logging must not block it; %s", server, see(11))
-}
-
-// Test that a server that found no syslog daemon at its start uses one
-// that appears later (recommendation 11).
-func TestUsesSyslogStartedLater(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start() // nothing listens at -syslog yet: the start goes to the file
-	logs := s.ListenSyslog()
-	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
-	stop := logs.WaitFor("stop")
-	require.Equalf(t, server, stop.Pid, "the stop message, sent to a syslog socket bound after the start, must name the server's pid %d; it names %d; %s", server, stop.Pid, see(11))
-}
-
-// Test that a fatal error of the Go runtime leaves its trace in the -log
-// file: SIGQUIT makes the runtime write every goroutine's stack to
-// descriptor 2 and exit (recommendation 11).
-func TestRuntimeDumpGoesToLogFile(t *testing.T) {
-	t.Parallel()
-	s := daemontest.New(t)
-	server, _ := s.Start()
-	s.Signal(server, syscall.SIGQUIT)
-	require.Equalf(t, 2, s.WaitExit(server), "after SIGQUIT the Go runtime must end the server %d with status 2", server)
-	b, err := os.ReadFile(s.Log)
-	require.NoErrorf(t, err, "the -log file %s must exist; %s", s.Log, see(11))
-	require.Containsf(t, string(b), "SIGQUIT", "descriptor 2 of the server must be the -log file %s, so the runtime's dump after SIGQUIT lands there; the file has no \"SIGQUIT\" (%d bytes); %s", s.Log, len(b), see(11))
-	require.Containsf(t, string(b), "goroutine ", "the runtime's dump in the -log file %s must list the goroutines; %s", s.Log, see(11))
-}
-
-// Test that a real syslog daemon, rsyslogd, receives the server's start
-// message (recommendation 11).
-func TestRsyslogReceivesServerLog(t *testing.T) {
-	t.Parallel()
-	rsyslogd, err := exec.LookPath("rsyslogd")
-	if err != nil {
-		t.Skip("rsyslogd is missing: apt-get install rsyslog")
-	}
-	s := daemontest.New(t)
-	messages := filepath.Join(s.Dir, "messages")
-	conf := filepath.Join(s.Dir, "rsyslog.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
-global(workDirectory=%q)
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket=%q)
-*.* action(type="omfile" file=%q)
-`, s.Dir, s.Syslog, messages)), 0o600), "set-up: write "+conf)
-	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(s.Dir, "rsyslogd.pid"))
-	cmd.Env = s.Command().Env // marked: the sandbox stops it when the test ends
-	out, err := os.Create(filepath.Join(s.Dir, "rsyslogd.out"))
-	require.NoError(t, err, "set-up: create rsyslogd.out")
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoErrorf(t, cmd.Start(), "set-up: start %s", rsyslogd)
-	t.Logf("started rsyslogd (pid %d) with %s", cmd.Process.Pid, conf)
-	s.Eventually(func() bool {
-		fi, err := os.Stat(s.Syslog)
-		return err == nil && fi.Mode().Type() == fs.ModeSocket
-	}, "rsyslogd listens on %s", s.Syslog)
-
-	server, _ := s.Start()
-	want := fmt.Sprintf("%s[%d]: started", filepath.Base(daemontest.Binary), server)
-	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(messages)
-		return strings.Contains(string(b), want)
-	}, daemontest.Settle, 10*time.Millisecond, "rsyslogd must write %q to %s within %v; %s", want, messages, daemontest.Settle, see(11))
 }
 
 // zombies returns the children of pid that have exited and not been
@@ -1000,7 +387,7 @@ func zombies(t *testing.T, pid int) []int {
 func TestNoZombiesAfterManyConnections(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	const n = 50
 	var conns []net.Conn
 	for range n {
@@ -1025,7 +412,7 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 func TestSigtermEndsAndReapsWorkers(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	s.HoldConnection()
 	kids, err := proc.Children(server)
 	require.NoErrorf(t, err, "read the children of the server %d from /proc", server)
@@ -1070,7 +457,7 @@ const shutdownLimit = 5 * time.Second
 func TestShutdownEndsWorkerThatIgnoresSigterm(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	server, _ := start(t, s)
 	s.HoldConnection()
 	s.HoldConnection()
 	kids, err := proc.Children(server)
@@ -1112,7 +499,7 @@ func TestShutdownEndsWorkerThatIgnoresSigterm(t *testing.T) {
 // start of the Go runtime.
 func BenchmarkConnection(b *testing.B) {
 	s := daemontest.New(b)
-	s.Start()
+	start(b, s)
 	msg := []byte("hello\n")
 	for b.Loop() {
 		got, err := daemontest.Echo(s.Socket, msg)
@@ -1120,4 +507,396 @@ func BenchmarkConnection(b *testing.B) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
 	}
+}
+
+// start starts the program with the sandbox's flags, as a service manager
+// or a shell in the foreground would, and returns the pid of the server
+// once it answers on the sandbox's socket, with the pid of the process the
+// test started. From step 13 the two are one process, which stays; a
+// program that puts its server in the background (steps 01 to 12) returns
+// another. So the properties step 13 keeps are checked the same way on
+// either.
+func start(t testing.TB, s *daemontest.Sandbox) (server, started int) {
+	t.Helper()
+	return startFrom(t, s, s.Command(s.Flags()...))
+}
+
+// startFrom is start with cmd prepared by the caller (from s.Command, with
+// the sandbox's flags among its arguments). Unless the caller has set them,
+// standard output and error go to a file in the sandbox. The process is
+// killed and reaped when the test ends, if it is still there.
+func startFrom(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (server, started int) {
+	t.Helper()
+	var output string
+	if cmd.Stdout == nil && cmd.Stderr == nil {
+		f, err := os.CreateTemp(s.Dir, "output")
+		require.NoErrorf(t, err, "set-up: a file for the program's output")
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr, output = f, f, f.Name()
+	}
+	require.NoErrorf(t, reaper.Start(cmd), "start %s", cmd.Path)
+	started = cmd.Process.Pid
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		reaper.Wait(cmd)
+	})
+	t.Logf("started %s (pid %d)", strings.Join(cmd.Args, " "), started)
+	require.Eventuallyf(t, func() bool {
+		pid, err := daemontest.PeerPid(s.Socket)
+		server = pid
+		return err == nil && daemontest.Alive(pid)
+	}, daemontest.LaunchTimeout, 5*time.Millisecond, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, readFile(output), see(13))
+	return server, started
+}
+
+// readFile returns what the file at path holds, or "" if there is none.
+func readFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// Test that the server stays in the foreground: the process the service
+// manager (here the test) starts is the server itself, a child of the
+// manager, and it goes on running. A manager follows its service by that
+// process; step 01's launcher, which returns while its server runs on
+// elsewhere, would leave it following nothing.
+func TestServerStaysInForeground(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, started := start(t, s)
+	require.Equalf(t, started, server, "the process the manager started (pid %d) must be the server; the server is pid %d instead: the program put itself in the background; %s", started, server, see(13))
+	st := s.Stat(server)
+	require.Equalf(t, os.Getpid(), st.PPid, "the server %d must stay the child of the manager that started it (pid %d); /proc/%d/stat names parent %d; %s", server, os.Getpid(), server, st.PPid, see(13))
+	s.RequireEcho()
+	require.Truef(t, daemontest.Alive(started), "the process the manager started (pid %d) must go on running; it has exited; %s", started, see(13))
+}
+
+// priorityLine is a line of the server's standard error: a priority in
+// angle brackets, as sd-daemon(3) writes it, then the message.
+var priorityLine = regexp.MustCompile(`^<([0-7])>(.+)$`)
+
+// Test that the server logs to standard error, one line per event, each
+// line with the "<N>" priority prefix that journald reads (sd-daemon(3)):
+// its start, with its pid, and its stop, at info (6); a failed start, at
+// err (3).
+func TestLogsToStderrWithPriorities(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	stderr := filepath.Join(s.Dir, "stderr")
+	f, err := os.Create(stderr)
+	require.NoErrorf(t, err, "set-up: create %s", stderr)
+	defer f.Close()
+	cmd := s.Command(s.Flags()...)
+	cmd.Stdout, cmd.Stderr = f, f
+	server, _ := startFrom(t, s, cmd)
+	s.RequireEcho()
+	s.Signal(server, syscall.SIGTERM)
+	s.WaitExit(server)
+	out := readFile(stderr)
+	t.Logf("standard error:\n%s", out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.GreaterOrEqualf(t, len(lines), 2, "the server must log its start and its stop on standard error, a line each; it wrote %q; %s", out, see(13))
+	for _, line := range lines {
+		require.Regexpf(t, priorityLine, line, "every line on standard error must start with a priority such as <6>; this one does not: %q; %s", line, see(13))
+	}
+	require.Regexpf(t, `^<6>.*\b`+strconv.Itoa(server)+`\b`, lines[0], "the first line must be the start, at priority info (<6>), naming the server's pid %d; it is %q; %s", server, lines[0], see(13))
+	require.Regexpf(t, `^<6>.*stop`, lines[len(lines)-1], "the last line must be the stop, at priority info (<6>); it is %q; %s", lines[len(lines)-1], see(13))
+
+	other := daemontest.New(t)
+	require.NoErrorf(t, os.WriteFile(other.Socket, []byte("keep me"), 0o600), "set-up: a regular file at %s", other.Socket)
+	r := other.Run(other.Command(other.Flags()...))
+	require.Regexpf(t, `^<3>.*\n$`, r.Stderr, "a start refused (a regular file at the socket's path) must say why in one line at priority err (<3>); it wrote %q; %s", r.Stderr, see(13))
+}
+
+// notifier stands in for the service manager's notification socket: a
+// datagram socket bound in the sandbox, given to the server as
+// $NOTIFY_SOCKET.
+type notifier struct {
+	path string
+	conn *net.UnixConn
+	mu   sync.Mutex
+	got  []string // the datagrams received, in order
+}
+
+// listenNotify binds the notification socket; collect starts reading it.
+func listenNotify(t *testing.T, s *daemontest.Sandbox) *notifier {
+	t.Helper()
+	path := filepath.Join(s.Dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	require.NoErrorf(t, err, "set-up: bind a datagram socket at %s", path)
+	t.Cleanup(func() { conn.Close() })
+	return &notifier{path: path, conn: conn}
+}
+
+// collect reads the datagrams that arrive, until the test ends.
+func (n *notifier) collect() {
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := n.conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.got = append(n.got, string(buf[:k]))
+			n.mu.Unlock()
+		}
+	}()
+}
+
+// waitFor waits up to Settle for a datagram that holds the line want, and
+// fails the test with what otherwise.
+func (n *notifier) waitFor(t *testing.T, want, what string) {
+	t.Helper()
+	var got []string
+	require.Eventuallyf(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		got = slices.Clone(n.got)
+		for _, msg := range got {
+			if slices.Contains(strings.Split(msg, "\n"), want) {
+				return true
+			}
+		}
+		return false
+	}, daemontest.Settle, 5*time.Millisecond, "%s: the server must send %q to $NOTIFY_SOCKET; it sent %q; %s", what, want, &got, see(13))
+	t.Logf("$NOTIFY_SOCKET got %q", got)
+}
+
+// Test that the server sends READY=1 only once it listens: while the
+// notification socket's queue is full, the server's READY=1 cannot go out,
+// and a server that sent it before listening could not listen meanwhile.
+// Once the queue drains, READY=1 arrives and the server echoes.
+func TestReadyIsSentOnceListening(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	n := listenNotify(t, s)
+	// Fill the queue, so that the next datagram sent there blocks.
+	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoErrorf(t, err, "set-up: a datagram socket")
+	defer unix.Close(sender)
+	filler := 0
+	for ; ; filler++ {
+		err := unix.Sendto(sender, []byte("FILLER=1"), 0, &unix.SockaddrUnix{Name: n.path})
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		require.NoErrorf(t, err, "set-up: fill the queue of %s", n.path)
+	}
+	t.Logf("the queue of %s is full after %d datagrams", n.path, filler)
+
+	cmd := s.Command(s.Flags()...)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+n.path)
+	startFrom(t, s, cmd) // a server that notified before it listened would be stuck here
+	n.collect()
+	n.waitFor(t, "READY=1", "once it listens")
+	s.RequireEcho()
+}
+
+// activation is a server started the way systemd starts a socket-activated
+// service, by systemd-socket-activate: it binds the socket, waits for the
+// first connection, then executes the program in its own process with the
+// socket as descriptor 3 and LISTEN_PID, LISTEN_FDS (and, with --fdname,
+// LISTEN_FDNAMES) set.
+type activation struct {
+	pid    int       // the process: systemd-socket-activate, then the server
+	inode  uint64    // the socket file's inode, as systemd-socket-activate bound it
+	notify *notifier // its $NOTIFY_SOCKET
+}
+
+// activate starts the program under systemd-socket-activate listening on
+// the sandbox's socket (and on listen, before it, if given), with the
+// sandbox's flags, and waits until the socket is bound. It skips the test
+// when systemd-socket-activate is missing.
+func activate(t *testing.T, s *daemontest.Sandbox, listen []string, args ...string) *activation {
+	t.Helper()
+	ssa, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate is missing: apt-get install systemd")
+	}
+	n := listenNotify(t, s)
+	n.collect()
+	// systemd-socket-activate passes on only the variables named with -E:
+	// the sandbox's marker too, so that the sandbox finds what it starts.
+	marker := harness.MarkerEnv + "=" + s.Dir
+	var argv []string
+	for _, l := range append(listen, s.Socket) {
+		argv = append(argv, "-l", l)
+	}
+	argv = append(argv, "-E", "NOTIFY_SOCKET="+n.path, "-E", marker)
+	argv = append(argv, args...)
+	argv = append(argv, daemontest.Binary)
+	argv = append(argv, s.Flags()...)
+	cmd := exec.Command(ssa, argv...)
+	cmd.Env = s.Command().Env
+	out, err := os.Create(filepath.Join(s.Dir, "activate.out"))
+	require.NoErrorf(t, err, "set-up: a file for the output")
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoErrorf(t, reaper.Start(cmd), "start %s", ssa)
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		reaper.Wait(cmd)
+	})
+	t.Logf("started %s (pid %d)", strings.Join(cmd.Args, " "), cmd.Process.Pid)
+	var st unix.Stat_t
+	require.Eventuallyf(t, func() bool {
+		return unix.Stat(s.Socket, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK
+	}, daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must bind %s (its output: %q)", s.Socket, readFile(out.Name()))
+	return &activation{pid: cmd.Process.Pid, inode: st.Ino, notify: n}
+}
+
+// echoWithin sends msg to the socket at path and returns the echo, giving
+// up after limit: a server that does not serve that socket leaves the
+// connection waiting in its queue.
+func echoWithin(path string, msg []byte, limit time.Duration) ([]byte, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(limit)); err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(msg); err != nil {
+		return nil, err
+	}
+	if err := conn.CloseWrite(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(conn)
+}
+
+// requireActivatedEcho requires the server to echo on the socket the
+// manager bound, whose file is still the one it bound.
+func requireActivatedEcho(t *testing.T, s *daemontest.Sandbox, a *activation) {
+	t.Helper()
+	msg := []byte("hello, " + t.Name() + "\n")
+	got, err := echoWithin(s.Socket, msg, daemontest.Settle)
+	require.NoErrorf(t, err, "the server must serve on the socket the manager passed it as descriptor 3, %s; the echo failed; %s", s.Socket, see(13))
+	require.Equalf(t, string(msg), string(got), "the echo through %s; %s", s.Socket, see(13))
+	var st unix.Stat_t
+	require.NoErrorf(t, unix.Stat(s.Socket, &st), "the socket %s the manager bound must stay; %s", s.Socket, see(13))
+	require.Equalf(t, a.inode, st.Ino, "the socket file %s must stay the one the manager bound, inode %d; it is inode %d: the server bound a socket of its own there; %s", s.Socket, a.inode, st.Ino, see(13))
+}
+
+// Test that, socket-activated, the server serves on the socket the manager
+// bound and passed it, and never binds its own at that path: the socket
+// file keeps its inode, and the process listening is the one the manager
+// started.
+func TestServesOnSocketFromManager(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	a := activate(t, s, nil)
+	requireActivatedEcho(t, s, a)
+	pid, err := daemontest.PeerPid(s.Socket)
+	require.NoErrorf(t, err, "connect to %s", s.Socket)
+	require.Equalf(t, a.pid, pid, "the socket %s must be the one the manager's process (pid %d) listens on; pid %d listens there; %s", s.Socket, a.pid, pid, see(13))
+}
+
+// Test that, socket-activated, the server stays in the foreground as the
+// manager's child: the process the manager started executes the server
+// and goes on running, and the workers are its children.
+func TestStaysManagersChildWhenActivated(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	a := activate(t, s, nil)
+	requireActivatedEcho(t, s, a)
+	s.HoldConnection()
+	require.Truef(t, daemontest.Alive(a.pid), "the process the manager started (pid %d) must go on running as the server; it has exited: the program put itself in the background; %s", a.pid, see(13))
+	st := s.Stat(a.pid)
+	require.Equalf(t, os.Getpid(), st.PPid, "the server %d must stay the manager's child (pid %d); its parent is %d; %s", a.pid, os.Getpid(), st.PPid, see(13))
+	kids, err := proc.Children(a.pid)
+	require.NoErrorf(t, err, "read the children of %d from /proc", a.pid)
+	require.NotEmptyf(t, kids, "the worker serving the open connection must be a child of the process the manager started (pid %d); it has none; %s", a.pid, see(13))
+}
+
+// Test that, socket-activated, the server tells the manager that it is
+// ready (READY=1) once it serves, and that it stops (STOPPING=1) on
+// SIGTERM, then exits with status 0, leaving the manager's socket file in
+// place.
+func TestNotifiesManagerOfReadyAndStopping(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	a := activate(t, s, nil)
+	requireActivatedEcho(t, s, a)
+	a.notify.waitFor(t, "READY=1", "once it serves")
+	s.Signal(a.pid, syscall.SIGTERM)
+	a.notify.waitFor(t, "STOPPING=1", "on SIGTERM")
+	require.Equalf(t, 0, s.WaitExit(a.pid), "on SIGTERM the server %d must exit with status 0; %s", a.pid, see(13))
+	var st unix.Stat_t
+	require.NoErrorf(t, unix.Stat(s.Socket, &st), "the socket file %s belongs to the manager: the server must not remove it; %s", s.Socket, see(13))
+	require.Equalf(t, a.inode, st.Ino, "the socket file %s must still be the one the manager bound, inode %d; it is inode %d; %s", s.Socket, a.inode, st.Ino, see(13))
+}
+
+// Test that, socket-activated, the workers do not inherit the variables
+// the manager set for the server alone: LISTEN_PID, LISTEN_FDS,
+// LISTEN_FDNAMES and NOTIFY_SOCKET.
+func TestWorkersDoNotInheritManagerVariables(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	a := activate(t, s, nil, "--fdname=echod")
+	requireActivatedEcho(t, s, a)
+	s.HoldConnection()
+	server, err := daemontest.PeerPid(s.Socket)
+	require.NoErrorf(t, err, "connect to %s", s.Socket)
+	kids, err := proc.Children(server)
+	require.NoErrorf(t, err, "read the children of %d from /proc", server)
+	var checked int
+	for _, k := range kids {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", k.Pid))
+		if err != nil || k.State == 'Z' {
+			continue
+		}
+		checked++
+		for _, v := range strings.Split(string(env), "\x00") {
+			name, _, _ := strings.Cut(v, "=")
+			require.NotContainsf(t, []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET"}, name, "the worker %d must not inherit %s: /proc/%d/environ holds %q; the server must remove the manager's variables from its environment; %s", k.Pid, name, k.Pid, v, see(13))
+		}
+	}
+	require.Positivef(t, checked, "the server %d must have a live worker for the open connection; its children: %v; %s", server, kids, see(13))
+}
+
+// Test that, handed several sockets, the server serves on the one that
+// LISTEN_FDNAMES names "echod" (echod.socket's FileDescriptorName=), here
+// descriptor 4, and not on the first.
+func TestServesOnSocketNamedEchod(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	other := filepath.Join(s.Dir, "other.sock")
+	a := activate(t, s, []string{other}, "--fdname=other:echod")
+	requireActivatedEcho(t, s, a)
+}
+
+// Test that the unit files that ship with this step, echod.socket and
+// echod.service, pass "systemd-analyze verify": no error and no warning.
+// systemd-analyze checks that ExecStart='s program exists, so the test
+// verifies a copy of echod.service whose ExecStart= names the binary it
+// built; everything else is verified as shipped.
+func TestUnitFilesPassVerify(t *testing.T) {
+	t.Parallel()
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is missing: apt-get install systemd")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"echod.socket", "echod.service"} {
+		b, err := os.ReadFile(name)
+		require.NoErrorf(t, err, "the step must ship the unit file %s; %s", name, see(13))
+		text := string(b)
+		if name == "echod.service" {
+			require.Containsf(t, text, "ExecStart=/usr/local/bin/echod ", "%s must start /usr/local/bin/echod, where README.md installs it; %s", name, see(13))
+			text = strings.Replace(text, "ExecStart=/usr/local/bin/echod ", "ExecStart="+daemontest.Binary+" ", 1)
+		}
+		require.NoErrorf(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644), "set-up: copy %s", name)
+	}
+	cmd := exec.Command(analyze, "verify", "echod.socket", "echod.service")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	t.Logf("systemd-analyze verify echod.socket echod.service: %v\n%s", err, out)
+	require.NoErrorf(t, err, "systemd-analyze verify must accept the unit files; it said:\n%s%s", out, see(13))
+	require.Emptyf(t, strings.TrimSpace(string(out)), "systemd-analyze verify must have nothing to say about the unit files; it said:\n%s%s", out, see(13))
 }
