@@ -48,7 +48,7 @@ func main() {
 
 func run() int {
 	verbose := flag.Bool("v", false, "print every command and its output")
-	timeout := flag.Duration("timeout", 90*time.Second, "the longest one command may take")
+	timeout := flag.Duration("timeout", 3*time.Minute, "the longest one command may take (go test ./... is one)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: go run ./internal/transcript [-v] [-timeout D] [README.md ...]\n"+
 			"Runs the commands each README shows and compares their output and exit status.\n"+
