@@ -50,7 +50,7 @@ func role(l *harness.Launch, st proc.Stat) string {
 	case st.Pid == l.Server:
 		return "the server"
 	case st.PPid == l.Server && st.State == 'Z':
-		return "a finished worker: a zombie until reaped"
+		return "finished worker: a zombie until reaped"
 	case st.PPid == l.Server:
 		return "a worker, serving the open connection"
 	}
