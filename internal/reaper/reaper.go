@@ -125,7 +125,7 @@ func Sweep() []int {
 }
 
 // Marked returns the processes whose environment holds marker (such as
-// "TOUR_SANDBOX=/tmp/tour123/07\x00"), and their descendants, zombies
+// "DAEMON_STEPS_SANDBOX=/tmp/tour123/07\x00"), and their descendants, zombies
 // included: a zombie has no environment left to read, but its parent is
 // still known. The calling process is left out.
 func Marked(marker string) map[int]proc.Stat {
