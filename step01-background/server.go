@@ -81,7 +81,8 @@ func listen(path string) (*os.File, error) {
 }
 
 // removeStaleSocket removes the socket at path, if there is one. It does not
-// ask whether a server still listens there (a lock does, from step 07).
+// ask whether a server still listens there, so a second copy takes the
+// socket from the first: the flaw that step 07 mends.
 // Anything but a socket is refused and left alone: the path may be a typo
 // for a file that matters.
 func removeStaleSocket(path string) error {
