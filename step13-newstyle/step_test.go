@@ -527,27 +527,50 @@ func start(t testing.TB, s *daemontest.Sandbox) (server, started int) {
 // killed and reaped when the test ends, if it is still there.
 func startFrom(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (server, started int) {
 	t.Helper()
-	var output string
+	started, output := launch(t, s, cmd)
+	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	return server, started
+}
+
+// launch starts cmd, with its output in a file in the sandbox unless the
+// caller has set it, and arranges that it is killed and reaped when the
+// test ends. It returns its pid and a function that reads its output.
+func launch(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (int, *outputFile) {
+	t.Helper()
+	var output outputFile
 	if cmd.Stdout == nil && cmd.Stderr == nil {
 		f, err := os.CreateTemp(s.Dir, "output")
 		require.NoErrorf(t, err, "set-up: a file for the program's output")
 		defer f.Close()
-		cmd.Stdout, cmd.Stderr, output = f, f, f.Name()
+		cmd.Stdout, cmd.Stderr, output = f, f, outputFile(f.Name())
 	}
 	require.NoErrorf(t, reaper.Start(cmd), "start %s", cmd.Path)
-	started = cmd.Process.Pid
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		reaper.Wait(cmd)
 	})
-	t.Logf("started %s (pid %d)", strings.Join(cmd.Args, " "), started)
+	t.Logf("started %s (pid %d)", strings.Join(cmd.Args, " "), cmd.Process.Pid)
+	return cmd.Process.Pid, &output
+}
+
+// waitServer waits up to LaunchTimeout for a live process to listen on
+// the sandbox's socket, and returns its pid; it fails the test with msg
+// otherwise.
+func waitServer(t testing.TB, s *daemontest.Sandbox, msg string, args ...any) (server int) {
+	t.Helper()
 	require.Eventuallyf(t, func() bool {
 		pid, err := daemontest.PeerPid(s.Socket)
 		server = pid
 		return err == nil && daemontest.Alive(pid)
-	}, daemontest.LaunchTimeout, 5*time.Millisecond, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, readFile(output), see(13))
-	return server, started
+	}, daemontest.LaunchTimeout, 5*time.Millisecond, msg, args...)
+	return server
 }
+
+// outputFile is the path of a file that holds a program's output; as a
+// %q argument of a failure message, what the file holds by then.
+type outputFile string
+
+func (o outputFile) String() string { return readFile(string(o)) }
 
 // readFile returns what the file at path holds, or "" if there is none.
 func readFile(path string) string {
@@ -651,20 +674,29 @@ func (n *notifier) collect() {
 // fails the test with what otherwise.
 func (n *notifier) waitFor(t *testing.T, want, what string) {
 	t.Helper()
-	var got []string
+	var got notifications
 	require.Eventuallyf(t, func() bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		got = slices.Clone(n.got)
+		got = slices.DeleteFunc(slices.Clone(n.got), func(m string) bool { return m == filler })
 		for _, msg := range got {
 			if slices.Contains(strings.Split(msg, "\n"), want) {
 				return true
 			}
 		}
 		return false
-	}, daemontest.Settle, 5*time.Millisecond, "%s: the server must send %q to $NOTIFY_SOCKET; it sent %q; %s", what, want, &got, see(13))
-	t.Logf("$NOTIFY_SOCKET got %q", got)
+	}, daemontest.Settle, 5*time.Millisecond, "%s: the server must send %q to $NOTIFY_SOCKET; it sent %v; %s", what, want, &got, see(13))
+	t.Logf("$NOTIFY_SOCKET got %v", got)
 }
+
+// filler is what the test sends to fill the notification socket's queue.
+const filler = "FILLER=1"
+
+// notifications are the datagrams the server sent; as an argument of a
+// failure message, those it had sent by then.
+type notifications []string
+
+func (n *notifications) String() string { return fmt.Sprintf("%q", []string(*n)) }
 
 // Test that the server sends READY=1 only once it listens: while the
 // notification socket's queue is full, the server's READY=1 cannot go out,
@@ -678,19 +710,20 @@ func TestReadyIsSentOnceListening(t *testing.T) {
 	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	require.NoErrorf(t, err, "set-up: a datagram socket")
 	defer unix.Close(sender)
-	filler := 0
-	for ; ; filler++ {
-		err := unix.Sendto(sender, []byte("FILLER=1"), 0, &unix.SockaddrUnix{Name: n.path})
+	queued := 0
+	for ; ; queued++ {
+		err := unix.Sendto(sender, []byte(filler), 0, &unix.SockaddrUnix{Name: n.path})
 		if errors.Is(err, unix.EAGAIN) {
 			break
 		}
 		require.NoErrorf(t, err, "set-up: fill the queue of %s", n.path)
 	}
-	t.Logf("the queue of %s is full after %d datagrams", n.path, filler)
+	t.Logf("the queue of %s is full after %d datagrams", n.path, queued)
 
 	cmd := s.Command(s.Flags()...)
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+n.path)
-	startFrom(t, s, cmd) // a server that notified before it listened would be stuck here
+	_, output := launch(t, s, cmd)
+	waitServer(t, s, "while its READY=1 waits for room in the full queue of $NOTIFY_SOCKET, the server must already listen on %s; nothing answers there within %v: the server says it is ready before it listens (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
 	n.collect()
 	n.waitFor(t, "READY=1", "once it listens")
 	s.RequireEcho()
@@ -745,7 +778,7 @@ func activate(t *testing.T, s *daemontest.Sandbox, listen []string, args ...stri
 	var st unix.Stat_t
 	require.Eventuallyf(t, func() bool {
 		return unix.Stat(s.Socket, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK
-	}, daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must bind %s (its output: %q)", s.Socket, readFile(out.Name()))
+	}, daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must bind %s (its output: %q)", s.Socket, outputFile(out.Name()))
 	return &activation{pid: cmd.Process.Pid, inode: st.Ino, notify: n}
 }
 
