@@ -40,7 +40,7 @@ func lockPidFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+		defer f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("another copy is running: %q is locked", path)
 		}
