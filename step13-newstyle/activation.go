@@ -26,8 +26,8 @@ const listenName = "echod"
 // and the manager can start the server on the first one.
 //
 // The manager says so in three variables: LISTEN_PID, the pid they are
-// meant for (variables inherited from a parent meant for it, not for this
-// process); LISTEN_FDS, how many descriptors it passed from 3 on; and
+// meant for (a parent that got them and started this program without
+// clearing them passes on variables meant for itself); LISTEN_FDS, how many descriptors it passed from 3 on; and
 // LISTEN_FDNAMES, their names, separated by colons. All three leave the
 // environment here, whoever they were meant for, so that no worker
 // inherits them.
