@@ -56,8 +56,9 @@ func main() {
 	if role != "" {
 		// The kernel names a process after the file it executes, and a
 		// re-executed one runs /proc/self/exe: "exe". Give it its own name
-		// back for ps, pgrep and start-stop-daemon --name.
-		os.WriteFile("/proc/self/comm", []byte(progName), 0)
+		// back for ps, pgrep and start-stop-daemon --name. This is best
+		// effort: a process named "exe" still works, so an error is ignored.
+		_ = os.WriteFile("/proc/self/comm", []byte(progName), 0)
 	}
 	if role == roleWorker {
 		// Every connection starts a worker: keep its path short.
@@ -66,6 +67,9 @@ func main() {
 	// Programs that the daemon starts must not inherit the role.
 	os.Unsetenv(roleEnv)
 
+	// Every role reads the same command line: reexec passes os.Args on, so
+	// the server checks the flags again rather than being handed the
+	// launcher's config. One parser serves both.
 	cfg, err := parseFlags(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -87,7 +91,10 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown role %s=%q", roleEnv, role)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errStartFailed):
+		os.Exit(1) // the launcher prints the reason
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
 		os.Exit(1)
 	}
@@ -106,7 +113,7 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument: %s\n", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "unexpected argument: %q\n", fs.Arg(0))
 		fs.Usage()
 		return cfg, errUsage
 	}
@@ -128,7 +135,7 @@ func socketPath(path string) (string, error) {
 	case strings.HasPrefix(path, "@"):
 		// Go would bind "@name" in Linux's abstract namespace, where sockets
 		// have no file and so no permissions: any local user could connect.
-		return "", fmt.Errorf("-socket %s: abstract socket names (a leading @) are not supported", path)
+		return "", fmt.Errorf("-socket %q: abstract socket names (a leading @) are not supported", path)
 	case strings.ContainsRune(path, 0):
 		return "", fmt.Errorf("-socket %q: a path cannot hold a NUL byte", path)
 	}
@@ -139,7 +146,7 @@ func socketPath(path string) (string, error) {
 		return "", fmt.Errorf("-socket: %w", err)
 	}
 	if len(path) > maxSocketPath {
-		return "", fmt.Errorf("-socket %s: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
+		return "", fmt.Errorf("-socket %q: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
 	}
 	return path, nil
 }
