@@ -775,11 +775,30 @@ func activate(t *testing.T, s *daemontest.Sandbox, listen []string, args ...stri
 		reaper.Wait(cmd)
 	})
 	t.Logf("started %s (pid %d)", strings.Join(cmd.Args, " "), cmd.Process.Pid)
+	// Wait for listen(), not just bind(): a connection in between is
+	// refused. Connecting to find out would start the server.
+	require.Eventuallyf(t, func() bool { return listening(s.Socket) },
+		daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must listen on %s (its output: %q)", s.Socket, outputFile(out.Name()))
 	var st unix.Stat_t
-	require.Eventuallyf(t, func() bool {
-		return unix.Stat(s.Socket, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK
-	}, daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must bind %s (its output: %q)", s.Socket, outputFile(out.Name()))
+	require.NoErrorf(t, unix.Stat(s.Socket, &st), "set-up: stat %s", s.Socket)
 	return &activation{pid: cmd.Process.Pid, inode: st.Ino, notify: n}
+}
+
+// listening reports whether a socket bound at path listens, as
+// /proc/net/unix shows it: the flag __SO_ACCEPTCON, 00010000.
+func listening(path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(line)
+		if len(f) == 8 && f[7] == path && f[3] == "00010000" {
+			return true
+		}
+	}
+	return false
 }
 
 // echoWithin sends msg to the socket at path and returns the echo, giving
