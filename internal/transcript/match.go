@@ -84,6 +84,10 @@ func compile(want string) []piece {
 		}
 		t := want[loc[0]:loc[1]]
 		switch {
+		case t == "..." && loc[0] > 0 && want[loc[0]-1] == ' ' && strings.HasPrefix(want[loc[1]:], " "):
+			// "a ... b" also matches "a b": the words left out may be none.
+			ps = append(ps, piece{pattern: `(?:.* )?`})
+			loc[1]++
 		case t == "...":
 			ps = append(ps, piece{pattern: `.*`})
 		case strings.HasPrefix(t, "exit status "):

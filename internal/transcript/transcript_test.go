@@ -96,3 +96,14 @@ func TestEllipsisInLine(t *testing.T) {
 	_, err = matchOutput(want, []string{`echod: bind "/tmp/x/s.sock": permission denied`}, bindings{})
 	require.Errorf(t, err, "the text after ... must still match")
 }
+
+// Test that "a ... b" matches "a b" too: the words left out may be none.
+func TestEllipsisMayStandForNothing(t *testing.T) {
+	want := []string{`echod: ... another copy is running`}
+	for _, got := range []string{"echod: another copy is running", "echod: start server: another copy is running"} {
+		_, err := matchOutput(want, []string{got}, bindings{})
+		require.NoErrorf(t, err, "%q should match %q", got, want[0])
+	}
+	_, err := matchOutput(want, []string{"echod:another copy is running"}, bindings{})
+	require.Errorf(t, err, "the blank before ... must still be there")
+}
