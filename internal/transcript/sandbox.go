@@ -91,6 +91,9 @@ func runFile(root string, cmds []command, timeout time.Duration, verbose bool) (
 	initCmd.SysProcAttr = &syscall.SysProcAttr{
 		Setsid:     true,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
+		// If the runner dies (Ctrl-C), init dies, and with it the
+		// namespace and everything in it.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	if err := initCmd.Start(); err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
