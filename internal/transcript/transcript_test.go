@@ -64,7 +64,8 @@ func TestParseFindsCommandsAndStatuses(t *testing.T) {
 		"$ printf 'hi\\n' | go run ./client -socket /tmp/none.sock\nclient: connect: refused\nexit status 1\n```\n"+
 		"```go\nfmt.Println()\n```\n"+
 		"```\nstep 1 parent (an illustration)\n```\n"+
-		"```sh\ngo run ./tour\ngit diff --no-index a b   # exit status 1: they differ\n```\n", "\n")
+		"```sh\ngo run ./tour\ngit diff --no-index a b   # exit status 1: they differ\n```\n"+
+		"```\n$ cat /tmp/status.txt\nexit status 1\n```\n", "\n")
 	cmds, err := parse("README.md", readme)
 	require.NoError(t, err)
 	var texts []string
@@ -80,9 +81,10 @@ func TestParseFindsCommandsAndStatuses(t *testing.T) {
 		"printf 'hi\\n' | go run ./client -socket /tmp/none.sock",
 		"go run ./tour",
 		"git diff --no-index a b   # exit status 1: they differ",
+		"cat /tmp/status.txt",
 	}, texts, "the commands of the $ blocks and the sh block, and nothing else")
-	require.Equalf(t, []int{0, anyStatus, anyStatus, 1, 0, 1}, statuses,
-		"0 unless shown: by echo $? next, by $? in the command, by a last line \"exit status N\", or by a comment")
+	require.Equalf(t, []int{0, anyStatus, anyStatus, 1, 0, 1, 0}, statuses,
+		"0 unless shown: by echo $? next, by $? in the command, by go run's last line \"exit status N\", or by a comment")
 	require.Equalf(t, []string{"echo: listen: no such file"}, cmds[1].want, "a command's output is the lines up to the next $")
 	require.Falsef(t, cmds[4].checkOutput, "an sh block's output is not compared")
 }
