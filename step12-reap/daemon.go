@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,8 +144,19 @@ func notifyLauncher(startErr error) {
 	notify := os.NewFile(notifyFd, "notify")
 	defer notify.Close()
 	if startErr != nil {
-		fmt.Fprintf(notify, "error: %v\n", startErr)
+		fmt.Fprintf(notify, "error: %s\n", oneLine(startErr.Error()))
 		return
 	}
 	fmt.Fprintf(notify, "ready %d\n", os.Getpid())
+}
+
+// oneLine escapes the control characters in s, a newline above all, so
+// that a message stays one line whatever path it quotes: the launcher reads
+// one line, and a newline in a log could start a forged entry.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	quoted := strconv.Quote(s)
+	return quoted[1 : len(quoted)-1]
 }

@@ -1,9 +1,9 @@
 // Command echod is a Unix-domain echo server that turns itself into a
 // daemon, one of Comer and Stevens' recommendations at a time.
 //
-// This is step 12 of the tutorial, "reap child processes": the server
-// collects the exit status of every worker, so none stays a zombie, and on
-// SIGTERM it ends its workers before it exits. README.md tells the story.
+// This is step 12 of the tutorial, "reap children": the server collects
+// the exit status of every worker, so none stays a zombie, and runs at most
+// -maxworkers of them at once. README.md tells the story.
 //
 // One binary plays every role. Where the C recipe calls fork(), a Go
 // program cannot: fork copies only the calling thread, and the Go runtime
@@ -50,11 +50,11 @@ type config struct {
 	// holds its pid (-pidfile).
 	pidfile string
 
-	// syslog is the syslog daemon's datagram socket (-syslog).
-	syslog string
+	syslog  string // the syslog daemon's datagram socket (-syslog)
+	logfile string // where messages go that syslog cannot take (-log)
 
-	// logfile is where messages go when no syslog daemon answers (-log).
-	logfile string
+	// maxWorkers is how many connections are served at once (-maxworkers).
+	maxWorkers int
 }
 
 func main() {
@@ -62,8 +62,9 @@ func main() {
 	if role != "" {
 		// The kernel names a process after the file it executes, and a
 		// re-executed one runs /proc/self/exe: "exe". Give it its own name
-		// back for ps, pgrep and start-stop-daemon --name.
-		os.WriteFile("/proc/self/comm", []byte(progName), 0)
+		// back for ps, pgrep and start-stop-daemon --name. This is best
+		// effort: a process named "exe" still works, so an error is ignored.
+		_ = os.WriteFile("/proc/self/comm", []byte(progName), 0)
 	}
 	if role == roleWorker {
 		// Every connection starts a worker: keep its path short.
@@ -72,6 +73,9 @@ func main() {
 	// Programs that the daemon starts must not inherit the role.
 	os.Unsetenv(roleEnv)
 
+	// Every role reads the same command line: reexec passes os.Args on, so
+	// the server checks the flags again rather than being handed the
+	// launcher's config. One parser serves both.
 	cfg, err := parseFlags(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -93,7 +97,10 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown role %s=%q", roleEnv, role)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errStartFailed):
+		os.Exit(1) // the launcher prints the reason
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
 		os.Exit(1)
 	}
@@ -106,7 +113,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.socket, "socket", "/tmp/unixechoserver.sock", "listen on the Unix-domain socket at `path`")
 	fs.StringVar(&cfg.pidfile, "pidfile", "/tmp/unixechoserver.pid", "lock the file at `path`, so that only one copy runs, and write the pid there")
 	fs.StringVar(&cfg.syslog, "syslog", "/dev/log", "send log messages to the syslog daemon's socket at `path`")
-	fs.StringVar(&cfg.logfile, "log", "/tmp/unixechoserver.log", "append log messages to the file at `path` when no syslog daemon answers")
+	fs.StringVar(&cfg.logfile, "log", "/tmp/unixechoserver.log", "append log messages to the file at `path` when syslog cannot take them")
+	fs.IntVar(&cfg.maxWorkers, "maxworkers", 64, "serve at most `n` connections at once; more wait to be accepted")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -114,7 +122,7 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument: %s\n", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "unexpected argument: %q\n", fs.Arg(0))
 		fs.Usage()
 		return cfg, errUsage
 	}
@@ -124,6 +132,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.pidfile, err = filepath.Abs(cfg.pidfile); err != nil {
 		return cfg, fmt.Errorf("-pidfile: %w", err)
+	}
+	if cfg.maxWorkers < 1 {
+		return cfg, fmt.Errorf("-maxworkers %d: must be at least 1", cfg.maxWorkers)
 	}
 	if cfg.syslog, err = filepath.Abs(cfg.syslog); err != nil {
 		return cfg, fmt.Errorf("-syslog: %w", err)
@@ -142,7 +153,7 @@ func socketPath(path string) (string, error) {
 	case strings.HasPrefix(path, "@"):
 		// Go would bind "@name" in Linux's abstract namespace, where sockets
 		// have no file and so no permissions: any local user could connect.
-		return "", fmt.Errorf("-socket %s: abstract socket names (a leading @) are not supported", path)
+		return "", fmt.Errorf("-socket %q: abstract socket names (a leading @) are not supported", path)
 	case strings.ContainsRune(path, 0):
 		return "", fmt.Errorf("-socket %q: a path cannot hold a NUL byte", path)
 	}
@@ -153,7 +164,7 @@ func socketPath(path string) (string, error) {
 		return "", fmt.Errorf("-socket: %w", err)
 	}
 	if len(path) > maxSocketPath {
-		return "", fmt.Errorf("-socket %s: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
+		return "", fmt.Errorf("-socket %q: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
 	}
 	return path, nil
 }

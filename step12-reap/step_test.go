@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -484,9 +485,20 @@ func TestSecondCopyIsRefused(t *testing.T) {
 	second := s.Run(s.Command(s.Flags()...))
 	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.PidFile, first, second.Stdout, see(7))
 	requireOneLine(t, second.Stderr, "the second copy's refusal")
-	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid that holds the lock, %d; it is %q; %s", first, second.Stderr, see(7))
 	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
 	s.RequireEcho()
+}
+
+// Test that a second copy's refusal names the pid of the server that holds
+// the lock, as the pid file tells it (recommendation 8): the message must
+// contain the running server's pid.
+func TestRefusalNamesServerPid(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	first, _ := s.Start()
+	second := s.Run(s.Command(s.Flags()...))
+	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.PidFile, first, second.Stdout, see(8))
+	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid that holds the lock, %d, read from the pid file; it is %q; %s", first, second.Stderr, see(8))
 }
 
 // Test that twenty copies started at once leave one server: the others
@@ -531,6 +543,99 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 func TestPidFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
 	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
+}
+
+// Test that a pid file another user owns, or that group or others may
+// write, is refused (recommendation 7): such a file's contents, and its
+// lock, are not the server's own. The launcher exits non-zero with one line
+// that names the file, the file is left as it was, and no server runs.
+func TestPidFileMustBePrivate(t *testing.T) {
+	t.Parallel()
+	requireRefusesForeignFile(t, "pidfile", 7, func(s *daemontest.Sandbox) string { return s.PidFile })
+}
+
+// requireRefusesForeignFile checks that the program refuses the file at
+// -flag when it is writable by group or others, or (as root) owned by
+// another user, and leaves it as it was.
+func requireRefusesForeignFile(t *testing.T, flag string, step int, pathOf func(*daemontest.Sandbox) string) {
+	for name, create := range map[string]func(path string) error{
+		"writable by others": func(path string) error { return writeWithMode(path, 0o666) },
+		"writable by group":  func(path string) error { return writeWithMode(path, 0o620) },
+		"owned by nobody": func(path string) error {
+			if err := writeWithMode(path, 0o644); err != nil {
+				return err
+			}
+			return os.Chown(path, 65534, 65534)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if name == "owned by nobody" && os.Geteuid() != 0 {
+				t.Skip("only root can give a file to another user")
+			}
+			s := daemontest.New(t)
+			path := pathOf(s)
+			require.NoErrorf(t, create(path), "set-up: a file %s at %s", name, path)
+			before := snapshot(t, path)
+			r := s.Run(s.Command(s.Flags()...))
+			require.NotEqualf(t, 0, r.Code, "-%s %s, a file %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(step))
+			requireOneLine(t, r.Stderr, "the refusal of a file "+name+" at -"+flag)
+			require.Containsf(t, r.Stderr, path, "the refusal must name the file %s; it is %q; %s", path, r.Stderr, see(step))
+			require.Equalf(t, before, snapshot(t, path), "the file %s at -%s %s must be left as it was; %s", name, flag, path, see(step))
+			var left []int
+			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a file %s at -%s, no server may run; running: %v", name, flag, &left)
+		})
+	}
+}
+
+// writeWithMode creates an empty file at path with exactly mode perm.
+func writeWithMode(path string, perm os.FileMode) error {
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, perm)
+}
+
+// Test that a socket someone still accepts connections on is never
+// removed (recommendation 7): a second copy with another -pidfile but the
+// same -socket, and a start where another program listens on -socket, both
+// exit non-zero with one line, and the socket keeps its inode; the first
+// server goes on serving.
+func TestKeepsSocketSomeoneServes(t *testing.T) {
+	t.Parallel()
+	t.Run("another copy with another pid file", func(t *testing.T) {
+		t.Parallel()
+		s := daemontest.New(t)
+		first, _ := s.Start()
+		inode := inodeOf(t, s.Socket)
+		other := daemontest.New(t)
+		r := other.Run(other.Command(append(other.Flags(), "-socket", s.Socket)...))
+		require.NotEqualf(t, 0, r.Code, "a copy with -pidfile %s and the socket %s of the running server %d must be refused: it exited 0 (stdout %q); %s", other.PidFile, s.Socket, first, r.Stdout, see(7))
+		requireOneLine(t, r.Stderr, "the refusal of a socket another server accepts on")
+		require.Equalf(t, inode, inodeOf(t, s.Socket), "the socket %s must be the one the server %d bound (inode %d); %s", s.Socket, first, inode, see(7))
+		require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
+		s.RequireEcho()
+	})
+	t.Run("another program", func(t *testing.T) {
+		t.Parallel()
+		s := daemontest.New(t)
+		ln, err := net.Listen("unix", s.Socket)
+		require.NoErrorf(t, err, "set-up: listen on %s", s.Socket)
+		defer ln.Close()
+		inode := inodeOf(t, s.Socket)
+		r := s.Run(s.Command(s.Flags()...))
+		require.NotEqualf(t, 0, r.Code, "a start while another program listens on %s must be refused: it exited 0 (stdout %q); %s", s.Socket, r.Stdout, see(7))
+		requireOneLine(t, r.Stderr, "the refusal of a socket another program accepts on")
+		require.Equalf(t, inode, inodeOf(t, s.Socket), "the socket %s must still be the other program's (inode %d); %s", s.Socket, inode, see(7))
+	})
+}
+
+// inodeOf returns the inode number of the file at path.
+func inodeOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	require.NoErrorf(t, err, "%s must exist", path)
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
 // requireRefusesNonRegularFile requires that the program refuses to start,
@@ -764,6 +869,24 @@ func TestSigtermStopsServerCleanly(t *testing.T) {
 	}
 }
 
+// Test that shutdown removes the socket only while its path still names the
+// socket this server bound (recommendation 10): when someone has deleted it
+// and another program listens at that path now, SIGTERM must leave the other
+// program's socket (same inode) in place, and the server must still exit 0.
+func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	require.NoErrorf(t, os.Remove(s.Socket), "set-up: delete the server's socket %s", s.Socket)
+	ln, err := net.Listen("unix", s.Socket)
+	require.NoErrorf(t, err, "set-up: listen on %s in the server's place", s.Socket)
+	defer ln.Close()
+	inode := inodeOf(t, s.Socket)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
+}
+
 // Test that copies started while a server shuts down leave at most one
 // server, which holds the socket and the pid file (recommendations 7 and
 // 10).
@@ -872,6 +995,15 @@ func TestLogFileMustBeRegularFile(t *testing.T) {
 	requireRefusesNonRegularFile(t, "log", func(s *daemontest.Sandbox) string { return s.Log })
 }
 
+// Test that a -log file another user owns, or that group or others may
+// write, is refused (recommendation 11): another user could write lines in
+// the server's name. The launcher exits non-zero with one line naming the
+// file, the file is left as it was, and no server runs.
+func TestLogFileMustBePrivate(t *testing.T) {
+	t.Parallel()
+	requireRefusesForeignFile(t, "log", 11, func(s *daemontest.Sandbox) string { return s.Log })
+}
+
 // Test that a -log path in a missing directory is refused at start, with
 // one line naming it (recommendation 11).
 func TestLogInMissingDirectoryIsRefused(t *testing.T) {
@@ -890,10 +1022,44 @@ func TestLogInMissingDirectoryIsRefused(t *testing.T) {
 func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
+	deaf := fillSyslogQueue(t, s)
+	defer deaf.Close()
+
+	server, _ := s.Start()
+	for range 3 {
+		s.RequireEcho()
+	}
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "with a syslog socket that is never read, the server %d must still exit with status 0 on SIGTERM: logging must not block it; %s", server, see(11))
+}
+
+// Test that messages syslog cannot take at once go to the -log file
+// (recommendation 11): with a -syslog socket that is bound but never read,
+// and whose queue is full, the start and stop messages must still be in
+// the -log file, with the server's pid.
+func TestStalledSyslogMessagesGoToFile(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	deaf := fillSyslogQueue(t, s)
+	defer deaf.Close()
+	server, _ := s.Start()
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "with a syslog socket that is never read, the server %d must exit with status 0 on SIGTERM; %s", server, see(11))
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "the messages syslog could not take must go to the -log file %s; %s", s.Log, see(11))
+	tag := fmt.Sprintf("%s[%d]: ", filepath.Base(daemontest.Binary), server)
+	for _, want := range []string{tag + "started", tag + "stopped"} {
+		require.Containsf(t, string(b), want, "syslog's queue was full, so the -log file %s must hold %q; it holds %q; %s", s.Log, want, b, see(11))
+	}
+}
+
+// fillSyslogQueue binds a datagram socket at the sandbox's -syslog path,
+// never reads it, and fills its queue, so that the next datagram sent
+// there would block. The caller closes it.
+func fillSyslogQueue(t *testing.T, s *daemontest.Sandbox) *net.UnixConn {
+	t.Helper()
 	deaf, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.Syslog, Net: "unixgram"})
 	require.NoErrorf(t, err, "set-up: bind a datagram socket at %s", s.Syslog)
-	defer deaf.Close()
-	// Fill the socket's queue, so that the next datagram sent there blocks.
 	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err, "set-up: a datagram socket")
 	defer unix.Close(sender)
@@ -906,13 +1072,30 @@ func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
 		require.NoErrorf(t, err, "set-up: fill the queue of %s", s.Syslog)
 	}
 	t.Logf("the syslog socket's queue is full after %d datagrams", queued)
+	return deaf
+}
 
-	server, _ := s.Start()
-	for range 3 {
-		s.RequireEcho()
+// Test that a path cannot forge a log line (recommendation 11): with a
+// newline in -socket, and in -pidfile for a second copy's refusal, every
+// line of the -log file must come from the server (NAME[PID]: ...), none
+// may start with "FORGED", and the refused launcher says why in one line.
+func TestPathsCannotForgeLogLines(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	socket := filepath.Join(s.Dir, "x\nFORGED: socket")
+	pidfile := filepath.Join(s.Dir, "p\nFORGED: pid file")
+	args := append(s.Flags(), "-socket", socket, "-pidfile", pidfile)
+	first := s.Run(s.Command(args...))
+	require.Equalf(t, 0, first.Code, "a server with a newline in its -socket path must start (a path may hold any byte but NUL); it exited %d: %q; %s", first.Code, first.Stderr, see(11))
+	second := s.Run(s.Command(args...))
+	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile must be refused; %s", see(7))
+	requireOneLine(t, second.Stderr, "the refusal of a second copy whose -pidfile holds a newline")
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "with nothing listening at -syslog, the server must write to the -log file %s; %s", s.Log, see(11))
+	tag := regexp.MustCompile(`^\w{3} [ \d]\d \d\d:\d\d:\d\d ` + regexp.QuoteMeta(filepath.Base(daemontest.Binary)) + `\[\d+\]: `)
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		require.Truef(t, tag.MatchString(line), "every line of the -log file %s must be one of the server's, \"Mon DD HH:MM:SS NAME[PID]: ...\"; this one is forged: %q; the file holds %q; %s", s.Log, line, b, see(11))
 	}
-	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "with a syslog socket that is never read, the server %d must still exit with status 0 on SIGTERM: logging must not block it; %s", server, see(11))
 }
 
 // Test that a server that found no syslog daemon at its start uses one
@@ -1119,5 +1302,118 @@ func BenchmarkConnection(b *testing.B) {
 		if err != nil || !bytes.Equal(got, msg) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
+	}
+}
+
+// liveWorkers returns the children of server that still run.
+func liveWorkers(t *testing.T, server int) []int {
+	t.Helper()
+	kids, err := proc.Children(server)
+	require.NoErrorf(t, err, "read the children of the server %d from /proc", server)
+	var live []int
+	for _, k := range kids {
+		if k.State != 'Z' {
+			live = append(live, k.Pid)
+		}
+	}
+	return live
+}
+
+// Test that the server runs at most -maxworkers workers at once: with the
+// cap at 2 and 5 clients connected, /proc shows 2 live workers, and the
+// clients beyond the cap are served, in turn, once the first ones close
+// (recommendation 12, with the cap that keeps it from running out of
+// processes).
+func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	const max, clients = 2, 5
+	server, _ := s.Start(append(s.Flags(), "-maxworkers", strconv.Itoa(max))...)
+	var held []net.Conn
+	for range max {
+		held = append(held, s.HoldConnection())
+	}
+	var waiting []net.Conn
+	for range clients - max {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoErrorf(t, err, "a client beyond the cap must still connect (the listen queue holds it); %s", see(12))
+		defer conn.Close()
+		_, err = conn.Write([]byte("queued\n"))
+		require.NoError(t, err, "write to a queued connection")
+		waiting = append(waiting, conn)
+	}
+	time.Sleep(100 * time.Millisecond) // time in which an uncapped server would start more workers
+	live := liveWorkers(t, server)
+	require.Lenf(t, live, max, "with -maxworkers %d and %d clients connected, the server %d must run exactly %d workers; its live children are %v; %s", max, clients, server, max, live, see(12))
+	for _, conn := range held {
+		conn.Close()
+	}
+	for i, conn := range waiting {
+		require.NoError(t, conn.(*net.UnixConn).CloseWrite(), "close the writing side")
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+		got, err := io.ReadAll(conn)
+		require.NoErrorf(t, err, "queued client %d of %d must be served once workers exit; %s", i+1, len(waiting), see(12))
+		require.Equalf(t, "queued\n", string(got), "queued client %d of %d must get its echo once workers exit; %s", i+1, len(waiting), see(12))
+	}
+}
+
+// Test that a worker that dies abnormally is logged with its pid and its
+// signal (recommendation 12): kill -9 of the workers must bring a message
+// "worker PID: killed by signal 9" from the server.
+func TestAbnormalWorkerExitIsLogged(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	logs := s.ListenSyslog()
+	server, _ := s.Start()
+	s.HoldConnection()
+	live := liveWorkers(t, server)
+	require.NotEmptyf(t, live, "the server %d must have a live worker for the open connection; %s", server, see(1))
+	for _, w := range live {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	killed := regexp.MustCompile(`worker (\d+): killed by signal 9`)
+	msg := logs.WaitMatch(func(m daemontest.SyslogMessage) bool { return killed.MatchString(m.Text) },
+		"a message \"worker PID: killed by signal 9\" after kill -9 of the workers %v", live)
+	pid, _ := strconv.Atoi(killed.FindStringSubmatch(msg.Text)[1])
+	require.Containsf(t, live, pid, "the message %q must name one of the killed workers %v; %s", msg.Text, live, see(12))
+	require.Equalf(t, server, msg.Pid, "the message %q must come from the server %d; it came from %d; %s", msg.Text, server, msg.Pid, see(12))
+}
+
+// Test that a client going away before it reads its echo is no error: the
+// worker's broken pipe must not reach the -log file, or any client could
+// fill it (recommendation 12).
+func TestClientGoingAwayIsNotLogged(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	for range 5 {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoError(t, err, "connect")
+		// Send, then close without reading: the worker's echo meets a
+		// closed socket. The deadline ends a write the worker stopped reading.
+		require.NoError(t, conn.SetDeadline(time.Now().Add(time.Second)))
+		conn.Write(bytes.Repeat([]byte("x"), 64<<10))
+		conn.Close()
+	}
+	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of clients that went away must exit")
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the -log file %s", s.Log)
+	for _, noise := range []string{"broken pipe", "connection reset"} {
+		require.NotContainsf(t, string(b), noise, "a client going away is no error: the -log file %s must not mention %q; it holds %q; %s", s.Log, noise, b, see(12))
+	}
+}
+
+// Test that -maxworkers below 1 is refused with one line that names the
+// flag, and a non-zero exit (recommendation 12's cap).
+func TestRejectsBadMaxWorkers(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	for _, n := range []string{"0", "-3"} {
+		r := s.Run(s.Command(append(s.Flags(), "-maxworkers", n)...))
+		require.NotEqualf(t, 0, r.Code, "-maxworkers %s must be refused: the launcher must exit non-zero; it exited 0; %s", n, see(12))
+		requireOneLine(t, r.Stderr, "-maxworkers "+n)
+		require.Containsf(t, r.Stderr, "-maxworkers", "-maxworkers %s: the message must name the flag; it is %q; %s", n, r.Stderr, see(12))
 	}
 }
