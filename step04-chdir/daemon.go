@@ -75,6 +75,13 @@ func markInheritedCloseOnExec() error {
 // binary when the launcher exits, and /proc/self/exe still reaches it.
 func reexec(role string, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
 	env := append(os.Environ(), roleEnv+"="+role)
+	if role == roleWorker {
+		// A worker echoes one connection in one goroutine: one P is all it
+		// needs, and each P it does not make saves memory while it waits
+		// (PERFORMANCE.md). The runtime reads the first GOMAXPROCS in the
+		// environment, so this one goes first.
+		env = append([]string{"GOMAXPROCS=1"}, env...)
+	}
 	return syscall.ForkExec("/proc/self/exe", os.Args, &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
