@@ -26,7 +26,7 @@ import (
 	"daemon-steps/internal/proc"
 )
 
-func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
 
 // see says where a failed check is explained: the README of step n, the
 // step that brings the property in. In a lab, README.md states each test's

@@ -56,11 +56,11 @@ var Binary string
 // flags holds the names of the flags that Binary accepts.
 var flags map[string]bool
 
-// Main builds the package in the current directory, makes the test process
+// RunTests builds the package in the current directory, makes the test process
 // a child subreaper, and runs the tests. Call it from TestMain:
 //
-//	func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
-func Main(m *testing.M) int {
+//	func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
+func RunTests(m *testing.M) int {
 	if path := os.Getenv(connectEnv); path != "" {
 		return connectHelper(path)
 	}
