@@ -335,6 +335,60 @@ func TestServerSurvivesTerminalHangup(t *testing.T) {
 	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
+// Test that the server started from a shell with job control, as in a
+// terminal window, is not left in a background job of the shell's session:
+// it has no controlling terminal, runs in a session other than the shell's,
+// and still serves after the terminal hangs up (recommendation 3).
+func TestServerLeavesJobControlShellSession(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	term := s.OpenTerminal()
+	shell := jobControlShell(t, s, term)
+	server := s.ServerPid()
+	st := s.Stat(server)
+	require.Equalf(t, 0, st.TtyNr, "started from a shell with job control (pid %d) on %s, which still holds it, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, and the server sits in process group %d of session %d: the launcher's job, now in the background, which the shell no longer lists; %s", shell, term.Name, server, st.TtyNr, st.Pgrp, st.Session, see(3))
+	require.NotEqualf(t, shell, st.Session, "started from a shell with job control, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
+	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
+	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
+	s.RequireEcho()
+	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
+}
+
+// jobControlShell runs the program with the sandbox's flags from bash with
+// job control on (set -m), as the shell of a terminal window runs it: the
+// shell is the terminal's controlling process and runs the launcher as a
+// job, in a process group of its own. It waits for the launcher to exit
+// with status 0, and returns the shell's pid, which is also its session's
+// id. The shell stays, holding the terminal, until the test ends.
+func jobControlShell(t *testing.T, s *daemontest.Sandbox, term *daemontest.Terminal) (shell int) {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skipf("no bash to run the program from a shell with job control: %v", err)
+	}
+	status := filepath.Join(s.Dir, "job-status")
+	// The shell records $-, which holds m when job control is on.
+	script := `set -m; echo "$-" >"$1.flags"; ` +
+		`"$0" "${@:2}"; echo $? >"$1"; exec sleep 3600`
+	cmd := s.Command()
+	cmd.Path = bash
+	cmd.Args = append([]string{bash, "--norc", "--noprofile", "-c", script, daemontest.Binary, status}, s.Flags()...)
+	term.Control(cmd)
+	require.NoError(t, cmd.Start(), "set-up: start bash on the terminal")
+	t.Logf("in bash with job control (pid %d) on %s: %s %s", cmd.Process.Pid, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "))
+	var code string
+	s.Eventually(func() bool {
+		b, _ := os.ReadFile(status)
+		code = strings.TrimSpace(string(b))
+		return code != ""
+	}, "the program started from bash on %s must return to the shell", term.Name)
+	flags, err := os.ReadFile(status + ".flags")
+	require.NoErrorf(t, err, "set-up: bash records $- in %s.flags", status)
+	require.Containsf(t, string(flags), "m", "set-up: bash on %s must have job control on ($- holds m); $- is %q", term.Name, strings.TrimSpace(string(flags)))
+	require.Equalf(t, "0", code, "the program started from bash on %s must exit with status 0; it exited %s", term.Name, code)
+	return cmd.Process.Pid
+}
+
 // Test that the server works in "/" (recommendation 4).
 func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	t.Parallel()
