@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -27,14 +26,14 @@ const listenName = "echod"
 //
 // The manager says so in three variables: LISTEN_PID, the pid they are
 // meant for (a parent that got them and started this program without
-// clearing them passes on variables meant for itself); LISTEN_FDS, how many descriptors it passed from 3 on; and
-// LISTEN_FDNAMES, their names, separated by colons. All three leave the
-// environment here, whoever they were meant for, so that no worker
-// inherits them.
+// clearing them passes on variables meant for itself); LISTEN_FDS, how
+// many descriptors it passed from 3 on; and LISTEN_FDNAMES, their names,
+// separated by colons. All three leave the environment here, whoever they
+// were meant for, so that no worker inherits them.
 //
 // The server never binds that socket, and never removes its file: the
 // socket belongs to the manager, which made it and will pass it again.
-func listenerFromManager() (*net.UnixListener, error) {
+func listenerFromManager() (*os.File, error) {
 	pidVar, fdsVar, namesVar := os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES")
 	os.Unsetenv("LISTEN_PID")
 	os.Unsetenv("LISTEN_FDS")
@@ -80,23 +79,26 @@ func pickListenFd(n int, names []string) (int, error) {
 }
 
 // fileListener checks that fd is what the server can serve on, a listening
-// Unix-domain stream socket, and returns it as a listener that leaves the
-// socket's file in place when closed.
-func fileListener(fd int) (*net.UnixListener, error) {
+// Unix-domain stream socket, and returns it as listen does: an *os.File
+// over a non-blocking socket, named after the socket's path, for
+// messages. The manager passes its sockets in blocking mode; non-blocking,
+// the Go runtime's poller watches it, so acceptConn can wait without
+// holding a thread.
+func fileListener(fd int) (*os.File, error) {
 	domain, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	listening, err3 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	if err1 != nil || err2 != nil || err3 != nil || domain != unix.AF_UNIX || typ != unix.SOCK_STREAM || listening != 1 {
 		return nil, fmt.Errorf("descriptor %d from the service manager is not a listening Unix-domain stream socket (ListenStream= with a path)", fd)
 	}
-	f := os.NewFile(uintptr(fd), "listener")
-	ln, err := net.FileListener(f) // a copy of the descriptor, close-on-exec
-	f.Close()
-	if err != nil {
+	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, fmt.Errorf("descriptor %d from the service manager: %w", fd, err)
 	}
-	uln := ln.(*net.UnixListener)
-	uln.SetUnlinkOnClose(false)
-	logInfo("serving on descriptor %d from the service manager, %q", fd, uln.Addr())
-	return uln, nil
+	name := fmt.Sprintf("descriptor %d", fd)
+	if sa, err := unix.Getsockname(fd); err == nil {
+		if addr, ok := sa.(*unix.SockaddrUnix); ok && addr.Name != "" {
+			name = addr.Name
+		}
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }

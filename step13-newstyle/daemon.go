@@ -2,7 +2,10 @@ package main
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
 )
 
 // reexec starts this program's own binary again in role: Go's stand-in for
@@ -26,4 +29,15 @@ func reexec(role string, files []uintptr, sys *syscall.SysProcAttr) (int, error)
 		Files: files,
 		Sys:   sys,
 	})
+}
+
+// oneLine escapes the control characters in s, a newline above all, so
+// that a message stays one line whatever path it quotes: a newline on
+// standard error could start a forged entry in the journal.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	quoted := strconv.Quote(s)
+	return quoted[1 : len(quoted)-1]
 }

@@ -45,6 +45,9 @@ var progName = filepath.Base(os.Args[0])
 type config struct {
 	// socket is where the server listens (-socket).
 	socket string
+
+	// maxWorkers is how many connections are served at once (-maxworkers).
+	maxWorkers int
 }
 
 func main() {
@@ -52,8 +55,9 @@ func main() {
 	if role != "" {
 		// The kernel names a process after the file it executes, and a
 		// re-executed one runs /proc/self/exe: "exe". Give it its own name
-		// back for ps, pgrep and start-stop-daemon --name.
-		os.WriteFile("/proc/self/comm", []byte(progName), 0)
+		// back for ps, pgrep and start-stop-daemon --name. This is best
+		// effort: a process named "exe" still works, so an error is ignored.
+		_ = os.WriteFile("/proc/self/comm", []byte(progName), 0)
 	}
 	if role == roleWorker {
 		// Every connection starts a worker: keep its path short.
@@ -79,7 +83,10 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown role %s=%q", roleEnv, role)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errStartFailed):
+		os.Exit(1) // the server has logged the reason
+	case err != nil:
 		logError("%v", err)
 		os.Exit(1)
 	}
@@ -90,6 +97,7 @@ func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet(progName, flag.ContinueOnError)
 	fs.StringVar(&cfg.socket, "socket", "/tmp/unixechoserver.sock", "listen on the Unix-domain socket at `path`, unless the service manager passes one")
+	fs.IntVar(&cfg.maxWorkers, "maxworkers", 64, "serve at most `n` connections at once; more wait to be accepted")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -97,13 +105,16 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument: %s\n", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "unexpected argument: %q\n", fs.Arg(0))
 		fs.Usage()
 		return cfg, errUsage
 	}
 	var err error
 	if cfg.socket, err = socketPath(cfg.socket); err != nil {
 		return cfg, err
+	}
+	if cfg.maxWorkers < 1 {
+		return cfg, fmt.Errorf("-maxworkers %d: must be at least 1", cfg.maxWorkers)
 	}
 	return cfg, nil
 }
@@ -116,7 +127,7 @@ func socketPath(path string) (string, error) {
 	case strings.HasPrefix(path, "@"):
 		// Go would bind "@name" in Linux's abstract namespace, where sockets
 		// have no file and so no permissions: any local user could connect.
-		return "", fmt.Errorf("-socket %s: abstract socket names (a leading @) are not supported", path)
+		return "", fmt.Errorf("-socket %q: abstract socket names (a leading @) are not supported", path)
 	case strings.ContainsRune(path, 0):
 		return "", fmt.Errorf("-socket %q: a path cannot hold a NUL byte", path)
 	}
@@ -128,7 +139,7 @@ func socketPath(path string) (string, error) {
 		return "", fmt.Errorf("-socket: %w", err)
 	}
 	if len(path) > maxSocketPath {
-		return "", fmt.Errorf("-socket %s: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
+		return "", fmt.Errorf("-socket %q: the path is %d bytes; a Unix socket path holds at most %d", path, len(path), maxSocketPath)
 	}
 	return path, nil
 }

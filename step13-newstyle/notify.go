@@ -37,7 +37,7 @@ func notifyManager(assignments ...string) {
 	}
 	for i, a := range assignments {
 		// A newline would end the assignment and start another.
-		assignments[i] = strings.ReplaceAll(a, "\n", `\n`)
+		assignments[i] = oneLine(a)
 	}
 	msg := []byte(strings.Join(assignments, "\n"))
 	if err := sendDatagram(notifySocket, msg); err != nil {

@@ -259,10 +259,10 @@ func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
 }
 
 // Test that a second copy started on the same socket exits non-zero with
-// a message naming the first, which goes on serving with the same pid and
+// a message, and that the first goes on serving with the same pid and
 // socket. Step 07 brought this with a lock on the pid file; from step 13 a
-// copy started by hand asks the socket, and a service manager runs one copy
-// of a service (recommendation 7).
+// copy started by hand finds that the socket still accepts connections,
+// and a service manager runs one copy of a service (recommendation 7).
 func TestSecondCopyIsRefused(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -270,9 +270,51 @@ func TestSecondCopyIsRefused(t *testing.T) {
 	second := s.Run(s.Command(s.Flags()...))
 	require.NotEqualf(t, 0, second.Code, "a second copy with the same -socket %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.Socket, first, second.Stdout, see(7))
 	requireOneLine(t, second.Stderr, "the second copy's refusal")
-	require.Containsf(t, second.Stderr, strconv.Itoa(first), "the second copy's message must name the pid of the server that runs, %d; it is %q; %s", first, second.Stderr, see(7))
 	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
 	s.RequireEcho()
+}
+
+// Test that a socket someone still accepts connections on is never
+// removed (recommendation 7): a second copy with another -pidfile (from
+// step 13, none) but the same -socket, and a start where another program
+// listens on -socket, both
+// exit non-zero with one line, and the socket keeps its inode; the first
+// server goes on serving.
+func TestKeepsSocketSomeoneServes(t *testing.T) {
+	t.Parallel()
+	t.Run("another copy with another pid file", func(t *testing.T) {
+		t.Parallel()
+		s := daemontest.New(t)
+		first, _ := start(t, s)
+		inode := inodeOf(t, s.Socket)
+		other := daemontest.New(t)
+		r := other.Run(other.Command(append(other.Flags(), "-socket", s.Socket)...))
+		require.NotEqualf(t, 0, r.Code, "a copy in another directory %s, with the socket %s of the running server %d, must be refused: it exited 0 (stdout %q); %s", other.Dir, s.Socket, first, r.Stdout, see(7))
+		requireOneLine(t, r.Stderr, "the refusal of a socket another server accepts on")
+		require.Equalf(t, inode, inodeOf(t, s.Socket), "the socket %s must be the one the server %d bound (inode %d); %s", s.Socket, first, inode, see(7))
+		require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
+		s.RequireEcho()
+	})
+	t.Run("another program", func(t *testing.T) {
+		t.Parallel()
+		s := daemontest.New(t)
+		ln, err := net.Listen("unix", s.Socket)
+		require.NoErrorf(t, err, "set-up: listen on %s", s.Socket)
+		defer ln.Close()
+		inode := inodeOf(t, s.Socket)
+		r := s.Run(s.Command(s.Flags()...))
+		require.NotEqualf(t, 0, r.Code, "a start while another program listens on %s must be refused: it exited 0 (stdout %q); %s", s.Socket, r.Stdout, see(7))
+		requireOneLine(t, r.Stderr, "the refusal of a socket another program accepts on")
+		require.Equalf(t, inode, inodeOf(t, s.Socket), "the socket %s must still be the other program's (inode %d); %s", s.Socket, inode, see(7))
+	})
+}
+
+// inodeOf returns the inode number of the file at path.
+func inodeOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	require.NoErrorf(t, err, "%s must exist", path)
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
 // startUnderUmask000 starts the server from a shell whose umask is 000, and
@@ -355,7 +397,7 @@ func TestServerIgnoresExtraneousSignals(t *testing.T) {
 }
 
 // Test that on SIGTERM the server exits with status 0, and removes its
-// socket and its pid file (recommendation 10).
+// socket and, up to step 12, its pid file (recommendation 10).
 func TestSigtermStopsServerCleanly(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -366,6 +408,24 @@ func TestSigtermStopsServerCleanly(t *testing.T) {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "on SIGTERM the server must remove %s; it is left behind; %s", path, see(10))
 	}
+}
+
+// Test that shutdown removes the socket only while its path still names the
+// socket this server bound (recommendation 10): when someone has deleted it
+// and another program listens at that path now, SIGTERM must leave the other
+// program's socket (same inode) in place, and the server must still exit 0.
+func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := start(t, s)
+	require.NoErrorf(t, os.Remove(s.Socket), "set-up: delete the server's socket %s", s.Socket)
+	ln, err := net.Listen("unix", s.Socket)
+	require.NoErrorf(t, err, "set-up: listen on %s in the server's place", s.Socket)
+	defer ln.Close()
+	inode := inodeOf(t, s.Socket)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
 // zombies returns the children of pid that have exited and not been
@@ -509,6 +569,96 @@ func BenchmarkConnection(b *testing.B) {
 	}
 }
 
+// liveWorkers returns the children of server that still run.
+func liveWorkers(t *testing.T, server int) []int {
+	t.Helper()
+	kids, err := proc.Children(server)
+	require.NoErrorf(t, err, "read the children of the server %d from /proc", server)
+	var live []int
+	for _, k := range kids {
+		if k.State != 'Z' {
+			live = append(live, k.Pid)
+		}
+	}
+	return live
+}
+
+// Test that the server runs at most -maxworkers workers at once: with the
+// cap at 2 and 5 clients connected, /proc shows 2 live workers, and the
+// clients beyond the cap are served, in turn, once the first ones close
+// (recommendation 12, with the cap that keeps it from running out of
+// processes).
+func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	const max, clients = 2, 5
+	server, _ := startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", strconv.Itoa(max))...))
+	var held []net.Conn
+	for range max {
+		held = append(held, s.HoldConnection())
+	}
+	var waiting []net.Conn
+	for range clients - max {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoErrorf(t, err, "a client beyond the cap must still connect (the listen queue holds it); %s", see(12))
+		defer conn.Close()
+		_, err = conn.Write([]byte("queued\n"))
+		require.NoError(t, err, "write to a queued connection")
+		waiting = append(waiting, conn)
+	}
+	time.Sleep(100 * time.Millisecond) // time in which an uncapped server would start more workers
+	live := liveWorkers(t, server)
+	require.Lenf(t, live, max, "with -maxworkers %d and %d clients connected, the server %d must run exactly %d workers; its live children are %v; %s", max, clients, server, max, live, see(12))
+	for _, conn := range held {
+		conn.Close()
+	}
+	for i, conn := range waiting {
+		require.NoError(t, conn.(*net.UnixConn).CloseWrite(), "close the writing side")
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+		got, err := io.ReadAll(conn)
+		require.NoErrorf(t, err, "queued client %d of %d must be served once workers exit; %s", i+1, len(waiting), see(12))
+		require.Equalf(t, "queued\n", string(got), "queued client %d of %d must get its echo once workers exit; %s", i+1, len(waiting), see(12))
+	}
+}
+
+// Test that a client going away before it reads its echo is no error: the
+// worker's broken pipe must not reach the log, from step 13 standard
+// error, or any client could fill it (recommendation 12).
+func TestClientGoingAwayIsNotLogged(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	for range 5 {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoError(t, err, "connect")
+		// Send, then close without reading: the worker's echo meets a
+		// closed socket. The deadline ends a write the worker stopped reading.
+		require.NoError(t, conn.SetDeadline(time.Now().Add(time.Second)))
+		conn.Write(bytes.Repeat([]byte("x"), 64<<10))
+		conn.Close()
+	}
+	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of clients that went away must exit")
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	out := stderr.String()
+	for _, noise := range []string{"broken pipe", "connection reset"} {
+		require.NotContainsf(t, out, noise, "a client going away is no error: the server's standard error must not mention %q; it holds %q; %s", noise, out, see(12))
+	}
+}
+
+// Test that -maxworkers below 1 is refused with one line that names the
+// flag, and a non-zero exit (recommendation 12's cap).
+func TestRejectsBadMaxWorkers(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	for _, n := range []string{"0", "-3"} {
+		r := s.Run(s.Command(append(s.Flags(), "-maxworkers", n)...))
+		require.NotEqualf(t, 0, r.Code, "-maxworkers %s must be refused: the program must exit non-zero; it exited 0; %s", n, see(12))
+		requireOneLine(t, r.Stderr, "-maxworkers "+n)
+		require.Containsf(t, r.Stderr, "-maxworkers", "-maxworkers %s: the message must name the flag; it is %q; %s", n, r.Stderr, see(12))
+	}
+}
+
 // start starts the program with the sandbox's flags, as a service manager
 // or a shell in the foreground would, and returns the pid of the server
 // once it answers on the sandbox's socket, with the pid of the process the
@@ -581,6 +731,15 @@ func readFile(path string) string {
 	return string(b)
 }
 
+// startWithStderr is start with the program's standard output and error
+// in a file of the sandbox, which it returns: from step 13, the log.
+func startWithStderr(t *testing.T, s *daemontest.Sandbox) (server int, stderr outputFile) {
+	t.Helper()
+	_, output := launch(t, s, s.Command(s.Flags()...))
+	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	return server, *output
+}
+
 // Test that the server stays in the foreground: the process the service
 // manager (here the test) starts is the server itself, a child of the
 // manager, and it goes on running. A manager follows its service by that
@@ -604,26 +763,22 @@ var priorityLine = regexp.MustCompile(`^<([0-7])>(.+)$`)
 // Test that the server logs to standard error, one line per event, each
 // line with the "<N>" priority prefix that journald reads (sd-daemon(3)):
 // its start, with its pid, and its stop, at info (6); a failed start, at
-// err (3).
+// err (3). A newline in the socket's path must not start a line of its
+// own, which could forge an entry (recommendation 11, as step 13 logs).
 func TestLogsToStderrWithPriorities(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	stderr := filepath.Join(s.Dir, "stderr")
-	f, err := os.Create(stderr)
-	require.NoErrorf(t, err, "set-up: create %s", stderr)
-	defer f.Close()
-	cmd := s.Command(s.Flags()...)
-	cmd.Stdout, cmd.Stderr = f, f
-	server, _ := startFrom(t, s, cmd)
+	s.Socket = filepath.Join(s.Dir, "x\nFORGED: root logged in")
+	server, stderr := startWithStderr(t, s)
 	s.RequireEcho()
 	s.Signal(server, syscall.SIGTERM)
 	s.WaitExit(server)
-	out := readFile(stderr)
+	out := stderr.String()
 	t.Logf("standard error:\n%s", out)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.GreaterOrEqualf(t, len(lines), 2, "the server must log its start and its stop on standard error, a line each; it wrote %q; %s", out, see(13))
 	for _, line := range lines {
-		require.Regexpf(t, priorityLine, line, "every line on standard error must start with a priority such as <6>; this one does not: %q; %s", line, see(13))
+		require.Regexpf(t, priorityLine, line, "every line on standard error must start with a priority such as <6> (a line that does not may be forged by the newline in -socket %q); this one does not: %q; %s", s.Socket, line, see(13))
 	}
 	require.Regexpf(t, `^<6>.*\b`+strconv.Itoa(server)+`\b`, lines[0], "the first line must be the start, at priority info (<6>), naming the server's pid %d; it is %q; %s", server, lines[0], see(13))
 	require.Regexpf(t, `^<6>.*stop`, lines[len(lines)-1], "the last line must be the stop, at priority info (<6>); it is %q; %s", lines[len(lines)-1], see(13))
@@ -632,6 +787,30 @@ func TestLogsToStderrWithPriorities(t *testing.T) {
 	require.NoErrorf(t, os.WriteFile(other.Socket, []byte("keep me"), 0o600), "set-up: a regular file at %s", other.Socket)
 	r := other.Run(other.Command(other.Flags()...))
 	require.Regexpf(t, `^<3>.*\n$`, r.Stderr, "a start refused (a regular file at the socket's path) must say why in one line at priority err (<3>); it wrote %q; %s", r.Stderr, see(13))
+}
+
+// Test that a worker that dies abnormally is logged on standard error at
+// priority err, with its pid and its signal (recommendation 12, logged as
+// step 13 logs): kill -9 of the workers must bring a line "<3>worker PID:
+// killed by signal 9" from the server.
+func TestAbnormalWorkerExitIsLoggedToStderr(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	s.HoldConnection()
+	live := liveWorkers(t, server)
+	require.NotEmptyf(t, live, "the server %d must have a live worker for the open connection; %s", server, see(1))
+	for _, w := range live {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	killed := regexp.MustCompile(`(?m)^<3>worker (\d+): killed by signal 9\b`)
+	var m []string
+	s.Eventually(func() bool {
+		m = killed.FindStringSubmatch(stderr.String())
+		return m != nil
+	}, "after kill -9 of the workers %v, the server %d must write a line \"<3>worker PID: killed by signal 9\" on its standard error; it wrote %q; %s", live, server, stderr, see(13))
+	pid, _ := strconv.Atoi(m[1])
+	require.Containsf(t, live, pid, "the line %q must name one of the killed workers %v; %s", m[0], live, see(12))
 }
 
 // notifier stands in for the service manager's notification socket: a
@@ -835,7 +1014,7 @@ func requireActivatedEcho(t *testing.T, s *daemontest.Sandbox, a *activation) {
 	require.Equalf(t, a.inode, st.Ino, "the socket file %s must stay the one the manager bound, inode %d; it is inode %d: the server bound a socket of its own there; %s", s.Socket, a.inode, st.Ino, see(13))
 }
 
-// Test that, socket-activated, the server serves on the socket the manager
+// Test that the server, socket-activated, serves on the socket the manager
 // bound and passed it, and never binds its own at that path: the socket
 // file keeps its inode, and the process listening is the one the manager
 // started.
@@ -849,7 +1028,7 @@ func TestServesOnSocketFromManager(t *testing.T) {
 	require.Equalf(t, a.pid, pid, "the socket %s must be the one the manager's process (pid %d) listens on; pid %d listens there; %s", s.Socket, a.pid, pid, see(13))
 }
 
-// Test that, socket-activated, the server stays in the foreground as the
+// Test that the server, socket-activated, stays in the foreground as the
 // manager's child: the process the manager started executes the server
 // and goes on running, and the workers are its children.
 func TestStaysManagersChildWhenActivated(t *testing.T) {
@@ -866,7 +1045,7 @@ func TestStaysManagersChildWhenActivated(t *testing.T) {
 	require.NotEmptyf(t, kids, "the worker serving the open connection must be a child of the process the manager started (pid %d); it has none; %s", a.pid, see(13))
 }
 
-// Test that, socket-activated, the server tells the manager that it is
+// Test that the server, socket-activated, tells the manager that it is
 // ready (READY=1) once it serves, and that it stops (STOPPING=1) on
 // SIGTERM, then exits with status 0, leaving the manager's socket file in
 // place.
@@ -884,8 +1063,8 @@ func TestNotifiesManagerOfReadyAndStopping(t *testing.T) {
 	require.Equalf(t, a.inode, st.Ino, "the socket file %s must still be the one the manager bound, inode %d; it is inode %d; %s", s.Socket, a.inode, st.Ino, see(13))
 }
 
-// Test that, socket-activated, the workers do not inherit the variables
-// the manager set for the server alone: LISTEN_PID, LISTEN_FDS,
+// Test that the workers of a socket-activated server do not inherit the
+// variables the manager set for the server alone: LISTEN_PID, LISTEN_FDS,
 // LISTEN_FDNAMES and NOTIFY_SOCKET.
 func TestWorkersDoNotInheritManagerVariables(t *testing.T) {
 	t.Parallel()
@@ -912,7 +1091,7 @@ func TestWorkersDoNotInheritManagerVariables(t *testing.T) {
 	require.Positivef(t, checked, "the server %d must have a live worker for the open connection; its children: %v; %s", server, kids, see(13))
 }
 
-// Test that, handed several sockets, the server serves on the one that
+// Test that the server, handed several sockets, serves on the one that
 // LISTEN_FDNAMES names "echod" (echod.socket's FileDescriptorName=), here
 // descriptor 4, and not on the first.
 func TestServesOnSocketNamedEchod(t *testing.T) {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzLogMessageIsOneLine checks that whatever a path holds, a message
+// that quotes it is written as exactly one line (recommendation 11): no
+// path can forge a log line. The seeds are the attacks the tests know of.
+// CI runs it briefly: go test -run '^$' -fuzz FuzzLogMessageIsOneLine -fuzztime 5s
+func FuzzLogMessageIsOneLine(f *testing.F) {
+	for _, seed := range []string{"/tmp/s.sock", "dir/x\nFORGED: root logged in", "a\r\nb", "\x1b[2J\x00", "\u2028\u0085", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		l := &logger{file: w}
+		l.send(priorityInfo, "started: listens on %q", path)
+		l.send(priorityErr, "socket %s: refused", path) // a path that reached a message unquoted
+		w.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Count(string(b), "\n"); lines != 2 {
+			t.Fatalf("two messages quoting the path %q must be two lines; they are %d: %q", path, lines, b)
+		}
+	})
+}
+
+// FuzzSocketPathIsChecked checks that the -socket check never accepts a
+// path the kernel cannot bind (a NUL, too long, abstract), and that its
+// error reaches standard error as one line.
+func FuzzSocketPathIsChecked(f *testing.F) {
+	for _, seed := range []string{"/tmp/s.sock", "@abstract", "a\x00b", strings.Repeat("x", 108), "rel/x\nFORGED"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		got, err := socketPath(path)
+		if err != nil {
+			if msg := oneLine(err.Error()); strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("the error for -socket %q must be one line: %q", path, msg)
+			}
+			return
+		}
+		if got == "" || strings.HasPrefix(got, "@") || strings.ContainsRune(got, 0) || len(got) > maxSocketPath {
+			t.Fatalf("-socket %q was accepted as %q, which the kernel cannot bind as a file", path, got)
+		}
+	})
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// Priorities (sd-daemon(3)): syslog's severities, err (3) and info (6),
+// which the service manager's journal reads from the start of each line.
+const priorityErr, priorityInfo = 3, 6
+
+// daemonLog is the server's logger, and its workers'.
+var daemonLog = &logger{file: os.Stderr}
+
+// logger writes each message to standard error as one line, prefixed with
+// its priority: "<3>cannot start: ...". This replaces syslog
+// (recommendation 11): a service manager connects standard error to its
+// journal (systemd's StandardError=journal, the default), which reads the
+// prefix as the priority and adds the time, the program's name and its pid
+// by itself. Run from a shell, the lines show on the terminal.
+type logger struct {
+	file *os.File // standard error
+}
+
+// send writes one message, as one line: oneLine escapes any newline that
+// a path or a peer put in it, so that no one can forge a line. One write a
+// line, so that the lines of the server and of its workers, which share
+// the descriptor, do not interleave.
+func (l *logger) send(priority int, format string, args ...any) {
+	text := oneLine(fmt.Sprintf(format, args...))
+	l.file.WriteString(fmt.Sprintf("<%d>%s\n", priority, text))
+}
