@@ -37,11 +37,13 @@ const usage = `usage: go run ./bench [-markdown] [-short] [-servers LIST] [-serv
 Builds each server, launches it in a temporary directory of its own, and
 measures, from a client on the same machine, over Unix-domain sockets:
 
-  launch      from starting the program to the first accepted connection
+  launch      from starting the program to the first accepted connection,
+              and the CPU time its processes used (launch CPU)
   RTT         round trip of 64 bytes on an open connection, p50 and p99
   MB/s        echoed on one connection, written in 64 KiB chunks
   conn/s      connect, echo 64 bytes, close, with 1 and with 8 dialers
-  CPU/conn    CPU time of the server and its workers per connection
+  CPU/conn    CPU time of the server and its workers per connection, less
+              the launch's
   PSS/conn    proportional set size of the server's process tree per idle
               connection (/proc/PID/smaps_rollup)
 

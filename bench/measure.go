@@ -29,16 +29,13 @@ const (
 	chunk        = 64 << 10 // bytes per write when streaming
 )
 
-// userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ, which
-// Linux fixes at 100 for user space on every architecture it runs on.
-const userHZ = 100
-
 // Result is what one server measured.
 type Result struct {
 	Server *Server
 	Err    error // the measurement that failed, if one did
 
 	Launch       time.Duration // median
+	LaunchCPU    time.Duration // CPU time of the launch's processes, median
 	RTT50, RTT99 time.Duration
 	MBps         float64 // 10^6 bytes a second, echoed
 	Conns1       float64 // connections a second, one dialer
@@ -163,6 +160,7 @@ func medianResult(results []*Result) *Result {
 		return v[len(v)/2]
 	}
 	m.Launch = dur(func(r *Result) time.Duration { return r.Launch })
+	m.LaunchCPU = dur(func(r *Result) time.Duration { return r.LaunchCPU })
 	m.RTT50 = dur(func(r *Result) time.Duration { return r.RTT50 })
 	m.RTT99 = dur(func(r *Result) time.Duration { return r.RTT99 })
 	m.CPUPerConn = dur(func(r *Result) time.Duration { return r.CPUPerConn })
@@ -176,22 +174,39 @@ func medianResult(results []*Result) *Result {
 // measure takes every measurement of srv into res.
 func measure(ctx context.Context, opt Options, srv *Server, dir string, res *Result, p *progress) error {
 	p.say("launch, %d times", opt.Launches)
-	var launches []time.Duration
+	var launches, launchCPU []time.Duration
 	for i := range opt.Launches {
 		sb, err := newSandbox(filepath.Join(dir, fmt.Sprintf("launch%d", i)))
 		if err != nil {
 			return err
 		}
+		before := reapedCPU()
 		r, err := launch(ctx, srv, sb)
+		if err == nil {
+			// The worker of the connection that found the server ends
+			// by itself, as in measureDialing.
+			waitWorkersGone(r.Pid)
+		}
 		err = errors.Join(err, r.stop())
 		if err != nil {
 			return err
 		}
 		launches = append(launches, r.Launch)
+		launchCPU = append(launchCPU, reapedCPU()-before)
 	}
 	res.Launch = median(launches)
+	res.LaunchCPU = median(launchCPU)
 
-	sb, err := newSandbox(filepath.Join(dir, "run"))
+	if err := measureOpen(ctx, opt, srv, filepath.Join(dir, "run"), res, p); err != nil {
+		return err
+	}
+	return measureDialing(ctx, opt, srv, filepath.Join(dir, "dial"), res, p)
+}
+
+// measureOpen measures, on one server, what an open connection costs: the
+// memory of idle ones, round trips and streaming.
+func measureOpen(ctx context.Context, opt Options, srv *Server, dir string, res *Result, p *progress) error {
+	sb, err := newSandbox(dir)
 	if err != nil {
 		return err
 	}
@@ -216,29 +231,59 @@ func measure(ctx context.Context, opt Options, srv *Server, dir string, res *Res
 	if res.MBps, err = stream(r.sb.socket, opt.Stream); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	before, err := treeCPU(r.Pid)
+	return nil
+}
+
+// measureDialing measures connections/s on a server of its own, and the
+// CPU time per connection: what the server's whole process tree used, from
+// its launch until the bench has reaped every process of it, less what a
+// launch alone used (res.LaunchCPU), per connection.
+//
+// The CPU time is read from the bench's own reaped children
+// (getrusage(RUSAGE_CHILDREN)), not from /proc/PID/stat: a zombie's stat
+// shows almost none of the CPU time it used, and the steps before step 12
+// leave their workers as zombies. Reaping hands a process's time, and that
+// of the children it reaped, to its reaper; the bench is a subreaper and
+// reaps the server and its orphaned workers last.
+func measureDialing(ctx context.Context, opt Options, srv *Server, dir string, res *Result, p *progress) error {
+	sb, err := newSandbox(dir)
 	if err != nil {
 		return err
+	}
+	before := reapedCPU()
+	r, err := launch(ctx, srv, sb)
+	if err != nil {
+		return errors.Join(err, r.stop())
 	}
 	p.say("connections/s, 1 dialer")
 	n1, err := connections(r.sb.socket, 1, opt.Dialing)
 	if err != nil {
-		return fmt.Errorf("connections/s, 1 dialer: %w", err)
+		return errors.Join(fmt.Errorf("connections/s, 1 dialer: %w", err), r.stop())
 	}
 	p.say("connections/s, 8 dialers")
 	n8, err := connections(r.sb.socket, 8, opt.Dialing)
 	if err != nil {
-		return fmt.Errorf("connections/s, 8 dialers: %w", err)
+		return errors.Join(fmt.Errorf("connections/s, 8 dialers: %w", err), r.stop())
 	}
 	res.Conns1 = float64(n1) / opt.Dialing.Seconds()
 	res.Conns8 = float64(n8) / opt.Dialing.Seconds()
+	// A worker still echoing would be killed before it has used its time.
 	waitWorkersGone(r.Pid)
-	after, err := treeCPU(r.Pid)
-	if err != nil {
+	if err := r.stop(); err != nil {
 		return err
 	}
-	res.CPUPerConn = (after - before) / time.Duration(n1+n8)
+	res.CPUPerConn = (reapedCPU() - before - res.LaunchCPU) / time.Duration(n1+n8)
 	return nil
+}
+
+// reapedCPU is the user and system time of every child the bench has
+// reaped so far, with the children they reaped.
+func reapedCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0 // Linux fails RUSAGE_CHILDREN only for a bad pointer
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // pssPerIdleConnection opens n connections, echoes 64 bytes on each, so
@@ -469,48 +514,6 @@ func pss(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/smaps_rollup: no Pss line", pid)
-}
-
-// treeCPU returns the CPU time that pid's process tree has used: the user
-// and system time of each process in it, zombies included (their times
-// stay readable until they are reaped), and the times of the children the
-// server has reaped (cutime and cstime).
-func treeCPU(pid int) (time.Duration, error) {
-	list, err := tree(pid)
-	if err != nil {
-		return 0, err
-	}
-	var ticks uint64
-	for _, st := range list {
-		ticks += st.Utime + st.Stime
-	}
-	reaped, err := reapedChildrenTicks(pid)
-	if err != nil {
-		return 0, err
-	}
-	ticks += reaped
-	return time.Duration(ticks) * time.Second / userHZ, nil
-}
-
-// reapedChildrenTicks reads cutime and cstime of /proc/PID/stat: the CPU
-// time of the children that pid has waited for.
-func reapedChildrenTicks(pid int) (uint64, error) {
-	line, err := proc.StatLine(pid)
-	if err != nil {
-		return 0, err
-	}
-	// After the ")" that ends the command name, cutime and cstime are the
-	// 14th and 15th fields (proc(5) numbers them 16 and 17).
-	f := strings.Fields(line[strings.LastIndexByte(line, ')')+1:])
-	if len(f) < 15 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	cu, err1 := strconv.ParseUint(f[13], 10, 64)
-	cs, err2 := strconv.ParseUint(f[14], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return cu + cs, nil
 }
 
 // waitWorkersGone waits, for a bounded time, until every worker of pid has

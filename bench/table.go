@@ -18,6 +18,7 @@ type column struct {
 
 var columns = []column{
 	{"launch ms", "lower", func(r *Result) float64 { return ms(r.Launch) }, "%.1f"},
+	{"launch CPU ms", "lower", func(r *Result) float64 { return ms(r.LaunchCPU) }, "%.1f"},
 	{"RTT p50 µs", "lower", func(r *Result) float64 { return µs(r.RTT50) }, "%.0f"},
 	{"RTT p99 µs", "lower", func(r *Result) float64 { return µs(r.RTT99) }, "%.0f"},
 	{"MB/s", "higher", func(r *Result) float64 { return r.MBps }, "%.0f"},
