@@ -14,19 +14,30 @@ import (
 func renderStep(w io.Writer, r *Report, row Row, st style) {
 	p := harness.Properties[min(row.Step.N, len(harness.Properties))-1]
 	fmt.Fprintf(w, "%s (%s)\n", st.paint(fmt.Sprintf("Step %02d, %s", row.Step.N, row.Title()), sgrBold), row.Step.Name)
-	if row.Step.N <= len(harness.Properties) {
+	l := row.Launch
+	switch {
+	case row.Step.N <= len(harness.Properties):
 		fmt.Fprintf(w, "From this step on, %s.\n", p.Claim)
+	case l != nil && l.NewStyle:
+		fmt.Fprintln(w, "A new-style daemon: the manager does what M marks; umask, signals, reaping stay its job.")
 	}
 	if row.Err != nil {
 		fmt.Fprintf(w, "\n%s\n", st.paint("✗ could not tour it: "+row.Err.Error(), sgrRed))
 		return
 	}
-	l := row.Launch
+	if row.Skip != "" {
+		fmt.Fprintf(w, "\n%s\n", st.paint("– not toured: "+row.Skip, sgrCyan))
+		return
+	}
 	fmt.Fprintln(w)
 	renderLaunch(w, l, st)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, after %d connections opened and closed and 1 held open", harness.Opened), sgrBold))
-	fmt.Fprintf(w, "  The tour (pid %d) is a child subreaper: the server, orphaned by its launcher, became its child.\n", r.Tour)
+	if l.NewStyle {
+		fmt.Fprintf(w, "  The tour (pid %d) stands in for the service manager: the server is its child, in the foreground.\n", r.Tour)
+	} else {
+		fmt.Fprintf(w, "  The tour (pid %d) is a child subreaper: the server, orphaned by its launcher, became its child.\n", r.Tour)
+	}
 	for _, line := range drawTree(l, row.Snap.Stat, st.width-2) {
 		fmt.Fprintln(w, "  "+line)
 	}
@@ -40,12 +51,21 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	fmt.Fprintln(w, st.paint("Try it by hand", sgrBold))
 	fmt.Fprintln(w, "  The tour has stopped every process above. To start this step yourself:")
 	fmt.Fprintf(w, "  $ go build -o /tmp/echod ./%s\n", row.Step.Name)
-	fmt.Fprintf(w, "  $ /tmp/echod %s\n", handFlags(l))
+	if l.NewStyle {
+		fmt.Fprintf(w, "  $ systemd-socket-activate -l /tmp/echod.sock /tmp/echod %s &\n", handFlags(l))
+		fmt.Fprintln(w, "  $ echo hello | go run ./client -socket /tmp/echod.sock")
+	} else {
+		fmt.Fprintf(w, "  $ /tmp/echod %s\n", handFlags(l))
+	}
 	fmt.Fprintln(w, "  $ ps -o pid,ppid,pgid,sid,tty,stat,cmd -C echod")
 }
 
 // renderLaunch tells how the tour started the step and what it said.
 func renderLaunch(w io.Writer, l *harness.Launch, st style) {
+	if l.NewStyle {
+		renderManagedStart(w, l, st)
+		return
+	}
 	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
 	fmt.Fprintf(w, "  A shell (pid %d) leads a session of its own and controls %s.\n", l.Shell, l.Terminal)
 	fmt.Fprintf(w, "  In %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), harness.LeakedFd)
@@ -56,6 +76,21 @@ func renderLaunch(w io.Writer, l *harness.Launch, st style) {
 		}
 	}
 	fmt.Fprintf(w, "  The launcher (pid %d) returned with status %d. The server is pid %d.\n", l.Launcher, l.Status, l.Server)
+}
+
+// renderManagedStart tells how the tour started a new-style step, as a
+// service manager would, and what the server wrote to standard error.
+func renderManagedStart(w io.Writer, l *harness.Launch, st style) {
+	fmt.Fprintln(w, st.paint("How the tour started it", sgrBold))
+	fmt.Fprintf(w, "  As a service manager would: in %s, in a session of its own, under umask 000:\n", l.Dir)
+	fmt.Fprintf(w, "  $ %s\n", strings.ReplaceAll(l.Manager, l.Dir+"/", ""))
+	fmt.Fprintf(w, "  It stayed in the foreground as pid %d and told $NOTIFY_SOCKET %q.\n", l.Server, l.Notifications())
+	fmt.Fprintln(w, "  Its standard error, which a manager's journal would take:")
+	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
+		if line != "" {
+			fmt.Fprintln(w, "  "+line)
+		}
+	}
 }
 
 // relative shortens the sandbox's paths in args for reading.

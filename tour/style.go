@@ -78,6 +78,8 @@ func symbol(m harness.Mark) string {
 		return "✗"
 	case harness.Classic:
 		return "≈"
+	case harness.Manager:
+		return "M"
 	}
 	return "–"
 }
@@ -89,14 +91,14 @@ func (st style) mark(m harness.Mark) string {
 		return st.paint(symbol(m), sgrGreen)
 	case harness.Fails:
 		return st.paint(symbol(m), sgrRed)
-	case harness.Classic:
+	case harness.Classic, harness.Manager:
 		return st.paint(symbol(m), sgrCyan)
 	}
 	return st.paint(symbol(m), sgrDim)
 }
 
 // width is how many columns s takes on a terminal: every character the
-// tour prints (box drawing, ✓, ✗, ≈) takes one, and colour takes none.
+// tour prints (box drawing, ✓, ✗, ≈, M) takes one, and colour takes none.
 func width(s string) int { return utf8.RuneCountInString(sgr.ReplaceAllString(s, "")) }
 
 // sgr matches an ANSI colour sequence.

@@ -37,7 +37,7 @@ func columnWidths(r *Report) (labelWidth int, widths []int) {
 	labelWidth = width("step")
 	for _, row := range r.Rows {
 		labelWidth = max(labelWidth, width(rowLabel(row)))
-		if row.Err != nil {
+		if row.Err != nil || row.Skip != "" {
 			continue
 		}
 		for k, c := range row.Cells {
@@ -91,6 +91,9 @@ func renderNarrowTable(w io.Writer, r *Report, st style) {
 		if row.Err != nil {
 			fmt.Fprintln(w, st.paint(fmt.Sprintf("%s: ✗ %v", rowLabel(row), row.Err), sgrRed))
 		}
+		if row.Skip != "" {
+			fmt.Fprintln(w, st.paint(fmt.Sprintf("%s: – not toured: %s", rowLabel(row), row.Skip), sgrCyan))
+		}
 	}
 }
 
@@ -137,6 +140,9 @@ func renderRow(row Row, labelWidth int, widths []int, st style) string {
 	if row.Err != nil {
 		return line + "  " + st.paint("✗ "+row.Err.Error(), sgrRed)
 	}
+	if row.Skip != "" {
+		return line + "  " + st.paint("– not toured: "+row.Skip, sgrCyan)
+	}
 	for k, c := range row.Cells {
 		open, close := " ", " "
 		value := c.Value
@@ -157,14 +163,21 @@ func renderLegend(w io.Writer, r *Report, st style) {
 	if r.hasMark(harness.Classic) {
 		fmt.Fprintln(w, "≈  as the classic fork-setsid-fork recipe leaves it; this tutorial asks more.")
 	}
+	if r.hasMark(harness.Manager) {
+		fmt.Fprintln(w, "M  done by the service manager: a new-style daemon no longer does it itself.")
+	}
 	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so orphans come to it, not init.\n", r.Tour)
 	fmt.Fprintln(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000,")
 	fmt.Fprintf(w, "with a file open as descriptor %d. The tour opened and closed %d connections,\n", harness.LeakedFd, harness.Opened)
 	fmt.Fprintln(w, "held one more open, started a second copy (from step 07), hung up the")
 	fmt.Fprintln(w, "terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
+	if r.hasNewStyle() {
+		fmt.Fprintln(w, "A new-style step (it ships echod.service) ran as a service manager starts it:")
+		fmt.Fprintln(w, "under systemd-socket-activate, in a session of its own, with $NOTIFY_SOCKET.")
+	}
 	var notes []string
 	for _, row := range r.Rows {
-		if row.Err != nil {
+		if row.Err != nil || row.Skip != "" {
 			continue
 		}
 		for k, c := range row.Cells {
@@ -182,6 +195,16 @@ func renderLegend(w io.Writer, r *Report, st style) {
 		fmt.Fprintln(w, st.paint(n, sgrCyan))
 	}
 	fmt.Fprintf(w, "%d steps toured in %.1f s.\n", len(r.Rows), r.Elapsed.Round(100*time.Millisecond).Seconds())
+}
+
+// hasNewStyle reports whether the tour started a new-style daemon.
+func (r *Report) hasNewStyle() bool {
+	for _, row := range r.Rows {
+		if row.Launch != nil && row.Launch.NewStyle && row.Skip == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasMark reports whether any cell of the report has mark m.

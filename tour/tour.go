@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,7 @@ type Report struct {
 type Row struct {
 	Step   steps.Step
 	Err    error                                 // why the step could not be built or launched; its cells are then not shown
+	Skip   string                                // why the step was not toured here, though nothing failed (no systemd-socket-activate)
 	Cells  [len(harness.Properties)]harness.Cell // column k: property k
 	Launch *harness.Launch                       // what the launch did and saw; nil if it never started
 	Snap   *harness.Snapshot                     // /proc of the server
@@ -152,6 +154,11 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	defer sb.Stop()
 	if err := sb.Start(ctx); err != nil {
 		sb.Stop()
+		if errors.Is(err, harness.ErrNoManager) {
+			row = fail(err)
+			row.Err, row.Skip = nil, err.Error()
+			return row
+		}
 		return fail(err)
 	}
 	sb.Exercise(ctx)

@@ -290,7 +290,7 @@ func TestBadInputGetsOneLine(t *testing.T) {
 		{[]string{"-pid", "2147483647"}, 1},
 		{[]string{"-pid"}, 2},
 		{[]string{"-step", "0"}, 2},
-		{[]string{"-step", "13"}, 2},
+		{[]string{"-step", "99"}, 1},
 		{[]string{"-step", "x"}, 2},
 		{[]string{"-step", "3", "-pid", "1"}, 2},
 		{[]string{"-bogus"}, 2},

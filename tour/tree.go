@@ -28,6 +28,10 @@ func treeProcs(l *harness.Launch, server proc.Stat) []treeProc {
 		present[st.Pid] = true
 		procs = append(procs, treeProc{st.Pid, st.PPid, st.Pgrp, st.Session, st.Comm, string(st.State), role(l, st)})
 	}
+	if l.NewStyle { // started by the manager: no launcher, no session leader
+		sort.Slice(procs, func(i, j int) bool { return procs[i].Pid < procs[j].Pid })
+		return procs
+	}
 	// The launcher ran in the shell's session and group: a shell without
 	// job control starts its commands in its own group.
 	procs = append(procs, treeProc{l.Launcher, l.Shell, l.Shell, l.Shell, "echod", "gone",
@@ -47,6 +51,8 @@ func role(l *harness.Launch, st proc.Stat) string {
 	switch {
 	case st.Pid == l.Shell:
 		return fmt.Sprintf("the shell: controlling process of %s", strings.TrimPrefix(l.Terminal, "/dev/"))
+	case st.Pid == l.Server && l.NewStyle:
+		return "the server, in the foreground, where the manager started it"
 	case st.Pid == l.Server:
 		return "the server"
 	case st.PPid == l.Server && st.State == 'Z':

@@ -89,7 +89,15 @@ type Launch struct {
 
 	Problems []string // what went wrong that no property covers
 
-	sink *SyslogSink
+	// A new-style daemon (the step ships a unit file) is started by a
+	// service manager's tool instead, in the foreground: Shell, Terminal,
+	// Launcher and Leaked are then unused.
+	NewStyle bool
+	Manager  string // the command that started it
+
+	sink   *SyslogSink
+	notify *SyslogSink // $NOTIFY_SOCKET of a new-style daemon
+	stderr string      // the file that holds a new-style daemon's standard output and error
 }
 
 // SyslogMessages returns the datagrams that came to the -syslog socket.
@@ -158,16 +166,27 @@ type Term struct {
 	Code        int    // the exit status; -1 if it did not exit by itself
 	SocketLeft  bool
 	PidFileLeft bool
+	// ManagersSocket: the socket was the service manager's, passed to the
+	// server, which must leave it in place.
+	ManagersSocket bool
+	Stopping       bool // the server told $NOTIFY_SOCKET STOPPING=1
 }
 
 // Clean reports whether the server exited with status 0 and removed its
-// socket and pid file.
-func (t *Term) Clean() bool { return t.Code == 0 && !t.SocketLeft && !t.PidFileLeft }
+// socket and pid file; a socket that the manager made and passed stays.
+func (t *Term) Clean() bool {
+	return t.Code == 0 && (!t.SocketLeft || t.ManagersSocket) && !t.PidFileLeft
+}
 
 func (t *Term) String() string {
 	s := "kill -TERM: it " + t.End
 	var left []string
-	if t.SocketLeft {
+	if t.Stopping {
+		s += ", after it sent STOPPING=1 to $NOTIFY_SOCKET,"
+	}
+	if t.SocketLeft && t.ManagersSocket {
+		s += " and left the socket, which the manager made, in place"
+	} else if t.SocketLeft {
 		left = append(left, "its socket")
 	}
 	if t.PidFileLeft {
@@ -175,6 +194,9 @@ func (t *Term) String() string {
 	}
 	if len(left) > 0 {
 		return s + " and left " + strings.Join(left, " and ") + " behind"
+	}
+	if t.ManagersSocket {
+		return s
 	}
 	return s + " and removed what it had made"
 }
@@ -200,6 +222,8 @@ func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session
 		Paths:  NewPaths(dir),
 		Leaked: filepath.Join(dir, "leaked"),
 		Tour:   os.Getpid(),
+		// A step that ships a unit file is a new-style daemon.
+		NewStyle: isNewStyle(step.Dir),
 	}
 	sb := &Session{Launch: l}
 	var err error
@@ -219,6 +243,9 @@ func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session
 // pseudo-terminal, under umask 000, with a file open as descriptor 9, and
 // finds the server once the launcher has returned.
 func (sb *Session) Start(ctx context.Context) error {
+	if sb.NewStyle {
+		return sb.startManaged(ctx)
+	}
 	var err error
 	if sb.term, err = pty.Open(); err != nil {
 		return err
@@ -394,7 +421,7 @@ func (sb *Session) Act(ctx context.Context) {
 	if sb.Flags["pidfile"] && ctx.Err() == nil {
 		sb.SecondCopy = sb.startSecondCopy(ctx)
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && sb.term != nil {
 		sb.Hangup = sb.hangUp(ctx)
 	}
 	if ctx.Err() == nil {
@@ -470,6 +497,8 @@ func (sb *Session) terminate(ctx context.Context) {
 	}
 	t.SocketLeft = Exists(sb.Socket)
 	t.PidFileLeft = sb.Flags["pidfile"] && Exists(sb.PidFile)
+	t.ManagersSocket = sb.NewStyle
+	t.Stopping = sb.Notified("STOPPING=1")
 	sb.Term = t
 }
 
@@ -507,11 +536,17 @@ func (sb *Session) Stop() error {
 			sb.Output = strings.ReplaceAll(sb.output.String(), "\r\n", "\n")
 		}
 		sb.stopErr = reaper.KillMarked(Marker(sb.Dir), CleanupTimeout)
+		if sb.NewStyle {
+			sb.Output = sb.Stderr()
+		}
 		if sb.shellDone != nil {
 			<-sb.shellDone
 		}
 		if sb.sink != nil {
 			sb.sink.Close()
+		}
+		if sb.notify != nil {
+			sb.notify.Close()
 		}
 	})
 	return sb.stopErr

@@ -28,6 +28,9 @@ const (
 	// grandchild stays in its session leader's group, pgid = sid != pid).
 	// Neither a pass nor a failure.
 	Classic
+	// Manager: the service manager does it for a new-style daemon, which
+	// no longer does it itself (daemon(7)). Neither a pass nor a failure.
+	Manager
 )
 
 // Cell is what the tour found out about one property of one process.
@@ -46,34 +49,51 @@ type Property struct {
 	Claim   string // what holds of a daemon that follows it
 	Command string // how to see it by hand; {pid} is the pid
 	check   func(*Subject) Cell
+	// ByManager is, for a recommendation that a service manager carries
+	// out for a new-style daemon, what it shows in the table; "" for those
+	// that stay the daemon's own job. Manager says how the manager does it
+	// (daemon(7), systemd.exec(5), systemd.service(5)).
+	ByManager, Manager string
 }
 
 // Properties are the twelve of PROPERTIES.md, in the order of the steps.
 var Properties = [...]Property{
 	{1, "parent", "its parent is not the launcher: the launcher returned and init or a subreaper adopted it",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkParent},
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkParent,
+		"foreground", "a service manager starts the server itself and follows it in the foreground: no launcher returns (daemon(7); Type=notify waits for READY=1)"},
 	{2, "fd 9", "it holds no descriptor that the launching shell left open",
-		"ls -l /proc/{pid}/fd", checkInheritedFd},
+		"ls -l /proc/{pid}/fd", checkInheritedFd,
+		"LISTEN_FDS", "the manager passes standard input, output and error, and the sockets that LISTEN_FDS counts, and no other descriptor (systemd.exec(5))"},
 	{3, "terminal", "it has no controlling terminal, in a session other than the launcher's",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkTerminal},
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkTerminal,
+		"no tty", "the manager starts each service in a session of its own, with no controlling terminal (StandardInput=null, systemd.exec(5))"},
 	{4, "cwd", "it works in /",
-		"ls -l /proc/{pid}/cwd", checkCwd},
+		"ls -l /proc/{pid}/cwd", checkCwd,
+		"WorkingDirectory=", "the manager starts the service in WorkingDirectory=, / unless set (systemd.exec(5))"},
 	{5, "group", "it leads a process group of its own but not its session",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkGroup},
+		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkGroup,
+		"own session", "the manager starts each service as the leader of a session and process group of its own, in a cgroup of its own that it stops as a whole (KillMode=, systemd.kill(5))"},
 	{6, "0/1/2", "its standard input, output and error are /dev/null (error may be its log)",
-		"ls -l /proc/{pid}/fd/0 /proc/{pid}/fd/1 /proc/{pid}/fd/2", checkStdFiles},
+		"ls -l /proc/{pid}/fd/0 /proc/{pid}/fd/1 /proc/{pid}/fd/2", checkStdFiles,
+		"StandardError=", "the manager connects standard input to /dev/null, and standard output and error to its journal (StandardInput=, StandardOutput=, StandardError=)"},
 	{7, "lock", "it holds a lock on its pid file, so a second copy refuses to start",
-		"cat /proc/locks", checkLock},
+		"cat /proc/locks", checkLock,
+		"one unit", "the manager runs at most one copy of a unit: starting it again while it runs does nothing"},
 	{8, "pid file", "its pid file holds its pid",
-		"cat PIDFILE", checkPidFile},
+		"cat PIDFILE", checkPidFile,
+		"MainPID", "the manager knows the pid it started (systemctl show -p MainPID echod); a pid file is for daemons that fork (PIDFile=, systemd.service(5))"},
 	{9, "umask", "its umask takes write from group and everything from others (027)",
-		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkUmask},
+		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkUmask,
+		"", ""},
 	{10, "signals", "it ignores SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE; SIGTERM ends it cleanly",
-		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkSignals},
+		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkSignals,
+		"", ""},
 	{11, "syslog", "it reports to syslog, facility daemon, tagged NAME[PID]",
-		"journalctl -t echod -n 5   # or: grep 'echod\\[' /var/log/syslog", checkSyslog},
+		"journalctl -t echod -n 5   # or: grep 'echod\\[' /var/log/syslog", checkSyslog,
+		"stderr <N>", `the server writes "<N>message" lines to standard error, and the journal reads N as the priority (sd-daemon(3)): journalctl -u echod shows them`},
 	{12, "zombies", "it leaves no zombie child",
-		"ps -o pid,ppid,stat,cmd --ppid {pid}", checkZombies},
+		"ps -o pid,ppid,stat,cmd --ppid {pid}", checkZombies,
+		"", ""},
 }
 
 // Subject is a process to check: what /proc showed of it and, when the tour
@@ -87,13 +107,59 @@ type Subject struct {
 func Check(s *Subject) [len(Properties)]Cell {
 	var cells [len(Properties)]Cell
 	for i, p := range Properties {
-		c := p.check(s)
+		var c Cell
+		if s.Launch != nil && s.Launch.NewStyle && p.ByManager != "" {
+			c = managerCell(s, p)
+		} else {
+			c = p.check(s)
+		}
 		if c.Command == "" {
 			c.Command = strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
 		}
 		cells[i] = c
 	}
 	return cells
+}
+
+// managerCell is property p of a new-style daemon, for which the service
+// manager does what the recommendation asks: what the manager does, and
+// what /proc and the launch showed of it.
+func managerCell(s *Subject, p Property) Cell {
+	ev := []string{p.Manager}
+	switch p.N {
+	case 1:
+		var told []string
+		for _, msg := range s.Launch.Notifications() {
+			for _, line := range strings.Split(msg, "\n") {
+				if name, _, _ := strings.Cut(line, "="); name != "STATUS" {
+					told = append(told, line)
+				}
+			}
+		}
+		ev = append(ev, s.statEvidence(), "it stayed in the foreground, and told $NOTIFY_SOCKET "+strings.Join(told, ", "))
+	case 2, 6:
+		if fds, err := s.Snap.fds(); err == nil {
+			var all []string
+			for _, fd := range proc.SortedFds(fds) {
+				all = append(all, fmt.Sprintf("%d -> %s", fd, s.shortFile(fds[fd])))
+			}
+			ev = append(ev, fmt.Sprintf("/proc/%d/fd: %s", s.Snap.Pid, strings.Join(all, ", ")))
+		}
+	case 3, 5:
+		ev = append(ev, s.statEvidence())
+	case 4:
+		if cwd, err := s.Snap.cwd(); err == nil {
+			ev = append(ev, fmt.Sprintf("/proc/%d/cwd -> %s: where the tour started it", s.Snap.Pid, cwd))
+		}
+	case 11:
+		for _, line := range strings.Split(s.Launch.Stderr(), "\n") {
+			if strings.HasPrefix(line, "<") {
+				ev = append(ev, fmt.Sprintf("its standard error begins %q", line))
+				break
+			}
+		}
+	}
+	return Cell{Value: p.ByManager, Mark: Manager, Evidence: ev}
 }
 
 // The reasons a cell is not shown.
@@ -569,7 +635,9 @@ func checkUmask(s *Subject) Cell {
 	ok := mask&0o027 == 0o027
 	if l := s.Launch; l != nil {
 		ev = append([]string{"launched under umask 000"}, ev...)
-		if l.SocketErr == nil {
+		if l.NewStyle {
+			ev = append(ev, "its socket is the manager's, made with the manager's umask (SocketMode= sets its mode)")
+		} else if l.SocketErr == nil {
 			ev = append(ev, fmt.Sprintf("its socket %s: %s", l.Socket, lsMode(l.SocketMode)))
 			ok = ok && l.SocketMode&0o002 == 0
 		}

@@ -1,0 +1,120 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"daemon-steps/internal/peercred"
+)
+
+// unitFile is the file whose presence in a step's directory says that the
+// step is a new-style daemon (daemon(7)): a service manager starts it and
+// it stays in the foreground, so no launcher returns.
+const unitFile = "echod.service"
+
+// socketActivate is the service manager's stand-in: systemd's own tool for
+// socket activation, which binds the socket, then executes the program in
+// its place, with the socket as descriptor 3 and LISTEN_PID, LISTEN_FDS
+// and the variables named with -E set (systemd-socket-activate(1)).
+const socketActivate = "systemd-socket-activate"
+
+// ErrNoManager says that a new-style step cannot be toured here: the
+// tour starts it as a service manager would, with systemd-socket-activate.
+var ErrNoManager = errors.New(socketActivate + " is missing (apt-get install systemd): the tour starts a new-style daemon with it")
+
+// isNewStyle reports whether the step in dir ships a unit file.
+func isNewStyle(dir string) bool { return Exists(filepath.Join(dir, unitFile)) }
+
+// startManaged starts a new-style daemon as a service manager would: under
+// systemd-socket-activate, which hands it the socket, with a datagram
+// socket of the tour's as $NOTIFY_SOCKET, under umask 000 as the classic
+// steps are (a manager's default is 0022; UMask= sets it). It stays in the
+// foreground, a child of the tour, in a session of its own, with standard
+// output and error in a file, as a manager's journal would take them. No
+// terminal and no descriptor left open: a manager gives neither.
+func (sb *Session) startManaged(ctx context.Context) error {
+	activate, err := exec.LookPath(socketActivate)
+	if err != nil {
+		return ErrNoManager
+	}
+	notifyPath := filepath.Join(sb.Dir, "notify.sock")
+	if sb.notify, err = ListenSyslog(notifyPath); err != nil {
+		return err
+	}
+	out, err := os.Create(filepath.Join(sb.Dir, "stderr"))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	sb.stderr = out.Name()
+	args := []string{"-c", `umask 000; exec "$0" "$@"`, activate, "-l", sb.Socket,
+		"-E", "NOTIFY_SOCKET=" + notifyPath, "-E", MarkerEnv + "=" + sb.Dir, sb.Binary}
+	cmd := exec.Command("/bin/sh", append(args, sb.FlagArgs...)...)
+	cmd.Dir = sb.Dir
+	cmd.Env = MarkedEnv(sb.Dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	// A session of its own, with no controlling terminal, as systemd
+	// starts every service.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Not claimed for cmd.Wait: the server is reaped as any server is, by
+	// awaitServerEnd on SIGTERM or by Stop.
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", socketActivate, err)
+	}
+	sb.Manager = strings.Join(append([]string{socketActivate}, cmd.Args[4:]...), " ")
+	sb.Server = cmd.Process.Pid // the shell execs the manager, which execs the server
+	ready := WaitUntil(ctx, LaunchTimeout, func() bool {
+		pid, err := peercred.ListenerPid(sb.Socket)
+		return err == nil && pid == sb.Server && sb.Notified("READY=1")
+	})
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case !ready:
+		return fmt.Errorf("no READY=1 came to $NOTIFY_SOCKET within %v, and %s says %q", LaunchTimeout, filepath.Base(sb.stderr), readTail(sb.stderr))
+	}
+	return nil
+}
+
+// Notified reports whether the server sent the sd_notify assignment want
+// (such as "READY=1") to the tour's $NOTIFY_SOCKET.
+func (l *Launch) Notified(want string) bool {
+	for _, msg := range l.Notifications() {
+		for _, line := range strings.Split(msg, "\n") {
+			if line == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Notifications returns the datagrams that came to $NOTIFY_SOCKET.
+func (l *Launch) Notifications() []string {
+	if l.notify == nil {
+		return nil
+	}
+	return l.notify.Messages()
+}
+
+// Stderr returns what a new-style server wrote to its standard error.
+func (l *Launch) Stderr() string {
+	if l.stderr == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(l.stderr)
+	return string(b)
+}
+
+// readTail returns the last line of the file at path.
+func readTail(path string) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
