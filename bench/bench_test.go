@@ -46,9 +46,9 @@ func TestShortRunMeasuresAndLeavesNothing(t *testing.T) {
 			// leader, server) and the worker of the connection that found
 			// the server; each connection starts one, so it costs about a
 			// quarter of a launch or more. Step 01 leaves its workers as
-			// zombies, whose /proc/PID/stat shows almost none of their CPU
-			// time: counted from there, a connection looked like a
-			// twentieth of a launch.
+			// zombies, and /proc/PID/stat, in clock ticks, shows almost
+			// none of a short process's CPU time: counted from there, a
+			// connection looked like a twentieth of a launch.
 			require.GreaterOrEqualf(t, r.CPUPerConn, r.LaunchCPU/10,
 				"%s: a connection, which starts a Go runtime, costs at least a tenth of the CPU time of a launch; saw %v per connection and %v per launch (bench/measure.go, measureDialing)",
 				r.Server.Name, r.CPUPerConn, r.LaunchCPU)

@@ -240,11 +240,12 @@ func measureOpen(ctx context.Context, opt Options, srv *Server, dir string, res 
 // launch alone used (res.LaunchCPU), per connection.
 //
 // The CPU time is read from the bench's own reaped children
-// (getrusage(RUSAGE_CHILDREN)), not from /proc/PID/stat: a zombie's stat
-// shows almost none of the CPU time it used, and the steps before step 12
-// leave their workers as zombies. Reaping hands a process's time, and that
-// of the children it reaped, to its reaper; the bench is a subreaper and
-// reaps the server and its orphaned workers last.
+// (getrusage(RUSAGE_CHILDREN)), not from /proc/PID/stat, which counts in
+// clock ticks: a worker that runs for a few milliseconds shows almost none
+// of its time there, alive or a zombie, and the steps before step 12
+// leave their workers as zombies. Reaping hands a process's exact time,
+// with that of the children it reaped, to its reaper; the bench is a
+// subreaper and reaps the server and its orphaned workers last.
 func measureDialing(ctx context.Context, opt Options, srv *Server, dir string, res *Result, p *progress) error {
 	sb, err := newSandbox(dir)
 	if err != nil {
