@@ -345,7 +345,7 @@ func useSolution(dir string) error {
 		return err
 	}
 	for _, e := range ents {
-		if name := e.Name(); e.Type().IsRegular() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+		if name := e.Name(); e.Type().IsRegular() && strings.HasSuffix(name, ".go") && isCode(name) {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
 				return err
 			}

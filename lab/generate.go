@@ -150,6 +150,10 @@ func (l *lab) write(o options) error {
 		}
 		files[solutionDir+"/README.md"] = []byte(solutionReadme(l))
 	}
+	// The tutorial's client, for trying the server by hand: go run ./client.
+	if _, err := copyStepFiles(files, clientDir+"/", filepath.Join(o.root, clientDir), isCode); err != nil {
+		return err
+	}
 	// The repository's packages that they import, and the packages those
 	// import, with the same paths in the lab's module.
 	if l.packages, err = copyPackages(files, o.root, modPath); err != nil {
@@ -198,17 +202,32 @@ func (l *lab) write(o options) error {
 	return nil
 }
 
+// clientDir is the tutorial's echo client, which a lab carries so that
+// "go run ./client" works in it.
+const clientDir = "client"
+
+// newStyle reports whether the lab's step is a new-style daemon: it ships a
+// unit file, and stays in the foreground.
+func (l *lab) newStyle() bool {
+	_, err := os.Stat(filepath.Join(l.step.Dir, "echod.service"))
+	return err == nil
+}
+
 // isCode reports whether a step's file at rel (a slash path in the step's
 // directory) belongs to its code: a top-level file other than a test and
-// the README.
+// the README. A white-box test (NAME_internal_test.go, package main) reads
+// the code's own functions, so it belongs to the code: with the step
+// before's code it would not even build.
 func isCode(rel string) bool {
-	return !strings.Contains(rel, "/") && !strings.HasSuffix(rel, "_test.go") && rel != "README.md"
+	top := !strings.Contains(rel, "/")
+	return top && (!strings.HasSuffix(rel, "_test.go") || strings.HasSuffix(rel, "_internal_test.go")) && rel != "README.md"
 }
 
 // isTest reports whether a step's file at rel belongs to its tests: a test
-// file, or anything in testdata/.
+// file other than a white-box one, or anything in testdata/.
 func isTest(rel string) bool {
-	return strings.HasPrefix(rel, "testdata/") || !strings.Contains(rel, "/") && strings.HasSuffix(rel, "_test.go")
+	top := !strings.Contains(rel, "/")
+	return strings.HasPrefix(rel, "testdata/") || top && strings.HasSuffix(rel, "_test.go") && !strings.HasSuffix(rel, "_internal_test.go")
 }
 
 // copyStepFiles adds to files, under prefix, the regular files of the step
@@ -397,8 +416,8 @@ The go command leaves directories whose names begin with "_" out of
 
 To see it pass the lab's tests, in the lab's directory:
 
-    find . -maxdepth 1 -name '*.go' ! -name '*_test.go' -delete
-    cp _solution/*.go .
+    find . -maxdepth 1 -name '*.go' \( ! -name '*_test.go' -o -name '*_internal_test.go' \) -delete
+    find _solution -maxdepth 1 -type f ! -name README.md -exec cp {} . ';'
     go test ./...
 
 Remove this directory before you hand the lab out, or generate the lab

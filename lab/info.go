@@ -91,7 +91,7 @@ var info = map[int]stepInfo{
 	11: {
 		Hints: []string{
 			"RFC 3164: a datagram `<PRI>Mmm dd hh:mm:ss TAG[PID]: message`, with PRI = facility*8 + severity; the facility daemon is 3. syslog(3) lists the severities.",
-			"unix(7), SOCK_DGRAM: `socat -u UNIX-RECV:/tmp/lab-log.sock -` shows what arrives when the server runs with `-syslog /tmp/lab-log.sock`; logger(1) sends a message by hand.",
+			"unix(7), SOCK_DGRAM: the tests bind a datagram socket at the `-syslog` path and read what arrives there; with a syslog daemon running, `-syslog /dev/log` reaches it and `grep 'echod\\[' /var/log/syslog` (or `journalctl -t echod`) shows the messages. logger(1) sends one by hand.",
 			"What should happen when nothing listens at the syslog path (connect(2): ENOENT, ECONNREFUSED), and when it starts listening later?",
 			"Which messages can still go to the launcher's standard error, and from when on must they go to the log?",
 		},
@@ -102,6 +102,15 @@ var info = map[int]stepInfo{
 			"waitpid(2) and wait4(2) with WNOHANG: what do they return when children run but none has exited, and when none is left?",
 			"SIGCHLD in signal(7): when does the parent get it, and how many for several children that end at once?",
 			"On SIGTERM the workers must end too: kill(2) them, then wait for each. But a worker may not end on SIGTERM: one that ignores it, or one that is stopped (`kill -STOP WORKER`, then `kill -TERM SERVER`). How long may the server wait before it uses a signal no process can ignore?",
+		},
+	},
+	13: {
+		Hints: []string{
+			"daemon(7), \"New-Style Daemons\": which of the twelve does the service manager do, and which stay the daemon's job? The unit files echod.service and echod.socket in the solution say how (systemd.exec(5), systemd.service(5), systemd.socket(5)).",
+			"sd_listen_fds(3): LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, and descriptor 3. `systemd-socket-activate -l /tmp/lab.sock ./echod` hands your server a socket as systemd would; `ls -l /proc/PID/fd` shows it.",
+			"sd_notify(3): one datagram of NAME=VALUE lines to the socket in $NOTIFY_SOCKET. When is the server ready, and when does it begin to stop?",
+			"sd-daemon(3): the `<N>` prefixes on standard error. What must a message that quotes a path with a newline in it look like?",
+			"Which variables must your workers not inherit, and who removes the manager's socket file: the server, or nobody?",
 		},
 	},
 }

@@ -162,10 +162,16 @@ func labReadme(l *lab) (string, error) {
 		"and the lines the test logged above it (with `-v`, or when it fails) show the few steps it took: the launch, the server's pid, the /proc lines it read. " +
 		"The test named in `--- FAIL` is listed above with its requirement; when it has subtests, their names (after the `/`) say which case failed. " +
 		"A test that fails because the launcher failed shows the launcher's exit status and standard error first: fix that before anything else.\n\n")
-	p("To try the server by hand:\n\n")
-	p("    go build -o echod . && ./echod -socket /tmp/lab.sock\n")
-	p("    printf 'hello\\n' | nc -U /tmp/lab.sock     # or socat - UNIX-CONNECT:/tmp/lab.sock\n")
-	p("    kill PID                       # the pid the launcher printed\n\n")
+	p("To try the server by hand (the client is the tutorial's, in ./client):\n\n")
+	if l.newStyle() {
+		p("    go build -o echod . && ./echod -socket /tmp/lab.sock &   # it stays in the foreground\n")
+		p("    printf 'hello\\n' | go run ./client -socket /tmp/lab.sock\n")
+		p("    kill %%1\n\n")
+	} else {
+		p("    go build -o echod . && ./echod -socket /tmp/lab.sock\n")
+		p("    printf 'hello\\n' | go run ./client -socket /tmp/lab.sock\n")
+		p("    kill PID                       # the pid the launcher printed\n\n")
+	}
 	p("`./echod -h` lists the flags.\n\n")
 
 	p("## Hints\n\n")
