@@ -1449,6 +1449,7 @@ func TestClientGoingAwayIsNotLogged(t *testing.T) {
 		conn.Write(bytes.Repeat([]byte("x"), 64<<10))
 		conn.Close()
 	}
+	s.RequireEcho() // accepted after the five: their workers have started
 	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of clients that went away must exit")
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))

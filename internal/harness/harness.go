@@ -188,10 +188,21 @@ func WaitUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 	return true
 }
 
-// Alive reports whether pid exists and is not a zombie.
+// Alive reports whether pid exists and is not a zombie whose threads have
+// all exited.
 func Alive(pid int) bool {
 	st, err := proc.ReadStat(pid)
-	return err == nil && st.State != 'Z' && st.State != 'X'
+	if err != nil {
+		return false
+	}
+	if st.State != 'Z' && st.State != 'X' {
+		return true
+	}
+	// A process's first thread shows as a zombie as soon as it has exited,
+	// while the other threads may still be dying and still hold the
+	// process's files: a lock, say. It is gone when no other thread is left.
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err == nil && len(tasks) > 1
 }
 
 // Exists reports whether there is a file (of any type) at path.
