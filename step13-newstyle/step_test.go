@@ -621,6 +621,51 @@ func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
 	}
 }
 
+// Test that the server survives its user running out of processes
+// (RLIMIT_NPROC), as a loaded machine or a hostile client can make it: run
+// as nobody under a limit of 40 processes and threads, with 40 clients
+// connected, it must stay alive, log why a worker could not start, and
+// serve again once the clients have gone (recommendation 12). Needs root
+// and prlimit (util-linux).
+func TestSurvivesProcessLimit(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can start the server as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit, from util-linux")
+	}
+	s := daemontest.New(t)
+	require.NoError(t, os.Chmod(s.Dir, 0o777), "set-up: let nobody create the server's files")
+	binary := filepath.Join(s.Dir, "echod") // a path nobody may execute
+	require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
+	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
+	cmd.Path, cmd.Args = prlimit, append([]string{prlimit, "--nproc=40:40", binary}, cmd.Args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	_, output := launch(t, s, cmd)
+	server := waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	// The log: standard error from step 13, the -log file before it.
+	logged := func() []byte { b, _ := os.ReadFile(s.Log); return append(b, output.String()...) }
+	var held []net.Conn
+	for range 40 {
+		conn, err := net.Dial("unix", s.Socket)
+		require.NoErrorf(t, err, "client %d must connect: the listen queue holds it even when no worker starts", len(held)+1)
+		held = append(held, conn)
+	}
+	s.Eventually(func() bool {
+		b := logged()
+		return bytes.Contains(b, []byte("start worker: resource temporarily unavailable")) || bytes.Contains(b, []byte("exited with status 2"))
+	}, "with 40 clients and a limit of 40 processes, the server %d must log that a worker could not start; its log holds %q; %s", server, logged(), see(12))
+	require.Truef(t, daemontest.Alive(server), "the server %d must survive running out of processes; it is gone; its log says why: %q; %s", server, logged(), see(12))
+	for _, conn := range held {
+		conn.Close()
+	}
+	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of the 40 clients must exit once they have gone")
+	s.RequireEcho()
+	require.Truef(t, daemontest.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
+}
+
 // Test that a client going away before it reads its echo is no error: the
 // worker's broken pipe must not reach the log, from step 13 standard
 // error, or any client could fill it (recommendation 12).
@@ -637,6 +682,7 @@ func TestClientGoingAwayIsNotLogged(t *testing.T) {
 		conn.Write(bytes.Repeat([]byte("x"), 64<<10))
 		conn.Close()
 	}
+	s.RequireEcho() // accepted after the five: their workers have started
 	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of clients that went away must exit")
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
