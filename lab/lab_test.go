@@ -69,7 +69,8 @@ func TestStep2LabBuildsOnItsOwn(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, 0, run([]string{"-root", root, "-step", "2", "-o", dir}, &stdout, &stderr), stderr.String())
 
-	want := []string{"README.md", "go.mod", "go.sum"}
+	// The tutorial's client comes too, for "go run ./client".
+	want := []string{"README.md", "client/main.go", "go.mod", "go.sum"}
 	code, err := steps.CodeFiles(step1.Dir)
 	require.NoError(t, err)
 	tests, err := steps.TestFiles(step2.Dir)
