@@ -42,7 +42,11 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 		fmt.Fprintln(w, "  "+line)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, st.paint(fmt.Sprintf("The twelve properties of the server, pid %d ([%d] is this step's)", l.Server, row.Step.N), sgrBold))
+	heading := fmt.Sprintf("The twelve properties of the server, pid %d", l.Server)
+	if row.Step.N <= len(harness.Properties) {
+		heading += fmt.Sprintf(" ([%d] is this step's)", row.Step.N)
+	}
+	fmt.Fprintln(w, st.paint(heading, sgrBold))
 	renderChecklist(w, row.Cells, row.Step.N, st)
 	for _, p := range l.Problems {
 		fmt.Fprintln(w, st.paint("problem: "+p, sgrCyan))

@@ -91,6 +91,10 @@ func TestMarksFollowPropertiesMatrix(t *testing.T) {
 			if k+1 <= row.Step.N {
 				want = harness.Holds
 			}
+			// A new-style step: the manager does what it does, marked M.
+			if row.Launch.NewStyle && harness.Properties[k].ByManager != "" {
+				want = harness.Manager
+			}
 			// On a kernel before 4.7, /proc/PID/status has no Umask line:
 			// the only cell the tour may leave unshown.
 			if c.Mark == harness.NotShown && c.Why == harness.WhyNoUmask {
@@ -137,6 +141,10 @@ func TestTableBracketsDiagonal(t *testing.T) {
 	for i, row := range r.Rows {
 		line := lines[1+i]
 		require.True(t, strings.HasPrefix(line, rowLabel(row)), line)
+		if row.Step.N > len(harness.Properties) { // after the twelve: no property of its own
+			require.Equal(t, 0, strings.Count(line, "["), "no bracketed cell: %q", line)
+			continue
+		}
 		require.Equal(t, 1, strings.Count(line, "["), "one bracketed cell: %q", line)
 		require.Contains(t, line, "["+cellText(row.Cells[row.Step.N-1])+"]", "the diagonal is step %d's own property", row.Step.N)
 	}
@@ -177,18 +185,26 @@ func TestStepViewDrawsTreeAndEvidence(t *testing.T) {
 		require.Contains(t, view, fmt.Sprintf("Step %02d", row.Step.N))
 		require.Contains(t, view, "┌─ session ")
 		require.Contains(t, view, "┌─ process group ")
-		require.Contains(t, view, "the launcher: returned with status 0")
+		if row.Launch.NewStyle {
+			require.Contains(t, view, "the server, in the foreground, where the manager started it")
+		} else {
+			require.Contains(t, view, "the launcher: returned with status 0")
+		}
 		require.Contains(t, view, "the server")
 		require.Contains(t, view, fmt.Sprintf("/proc/%d/stat: ", row.Launch.Server))
-		require.Contains(t, view, fmt.Sprintf("[%2d]", row.Step.N))
+		if row.Step.N <= len(harness.Properties) {
+			require.Contains(t, view, fmt.Sprintf("[%2d]", row.Step.N))
+		}
 		require.Contains(t, view, "$ ps -o pid,ppid,pgid,sid,tty,stat,cmd -p ")
 		switch {
 		case row.Step.N <= 2:
 			require.Contains(t, view, "controlling terminal pts/", "the server shares the shell's terminal")
+		case row.Launch.NewStyle:
+			require.Contains(t, view, "session of its own", "a manager starts a service in a session of its own")
 		case row.Step.N >= 5:
 			require.Contains(t, view, "the session leader: started the server, exited")
 		}
-		if row.Step.N >= 7 {
+		if row.Step.N >= 7 && !row.Launch.NewStyle {
 			require.Contains(t, view, "$ cat /proc/locks")
 			require.Contains(t, view, "/proc/locks: ")
 		}
