@@ -70,6 +70,7 @@ func RunTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
+	killLeftovers()
 	dir, err := os.MkdirTemp("", "daemontest")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
@@ -148,6 +149,32 @@ func buildInputs() ([]string, error) {
 func readSources() {
 	for _, f := range sources {
 		os.ReadFile(f)
+	}
+}
+
+// killLeftovers ends what an earlier test run left behind when it was
+// killed from outside (go test's -timeout, or ^C) before it could clean up:
+// its daemons went to init. A marked process whose parent is init is such
+// a leftover, since a live test's daemons are its own children; it is
+// killed with its descendants.
+func killLeftovers() {
+	marked := reaper.Marked(harness.MarkerEnv + "=")
+	doomed := make(map[int]bool)
+	for pid, st := range marked {
+		if st.PPid == 1 {
+			doomed[pid] = true
+		}
+	}
+	for grew := true; grew; {
+		grew = false
+		for pid, st := range marked {
+			if !doomed[pid] && doomed[st.PPid] {
+				doomed[pid], grew = true, true
+			}
+		}
+	}
+	for pid := range doomed {
+		unix.Kill(pid, unix.SIGKILL)
 	}
 }
 
