@@ -200,10 +200,9 @@ func runWorker() int {
 }
 
 // echo sends back every byte it reads from fd until the client has closed
-// its writing side (a read of 0 bytes), as the C server's read()/write()
-// loop does. Raw reads and writes with a large buffer are the fastest way
-// to echo here (PERFORMANCE.md): io.Copy on an *os.File copies 32 KiB at a
-// time, through more layers.
+// its writing side (a read of 0 bytes), with the C server's read()/write()
+// loop on the descriptor itself. Its buffer is memory that every idle
+// worker holds; PERFORMANCE.md weighs its size against io.Copy's.
 func echo(fd int) error {
 	buf := make([]byte, echoBuffer)
 	for {
