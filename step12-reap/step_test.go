@@ -1382,7 +1382,7 @@ func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	const max, clients = 2, 5
-	server, _ := s.Start(append(s.Flags(), "-maxworkers", strconv.Itoa(max))...)
+	server, _ := s.Start("-maxworkers", strconv.Itoa(max))
 	var held []net.Conn
 	for range max {
 		held = append(held, s.HoldConnection())
