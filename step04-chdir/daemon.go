@@ -45,7 +45,7 @@ func runLauncher(cfg config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: server %d listens on %s\n", progName, pid, cfg.socket)
+	fmt.Printf("%s: server %d listens on %s\n", progName, pid, oneLine(cfg.socket))
 	return nil
 }
 

@@ -62,7 +62,7 @@ func runLauncher(cfg config) error {
 	if _, err := unix.Wait4(leader, nil, 0, nil); err != nil {
 		return fmt.Errorf("wait for session leader %d: %w", leader, err)
 	}
-	fmt.Printf("%s: server %d listens on %s\n", progName, pid, cfg.socket)
+	fmt.Printf("%s: server %d listens on %s\n", progName, pid, oneLine(cfg.socket))
 	return nil
 }
 
