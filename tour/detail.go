@@ -119,18 +119,47 @@ func handFlags(l *harness.Launch) string {
 	return strings.Join(flags, " ")
 }
 
+// item is one line of a checklist: a property of the twelve, or a point
+// of daemon(7)'s new-style list.
+type item struct{ label, column, claim string }
+
+// classicItems are the twelve properties, numbered.
+func classicItems() []item {
+	var items []item
+	for _, p := range harness.Properties {
+		items = append(items, item{fmt.Sprintf("%2d", p.N), p.Column, p.Claim})
+	}
+	return items
+}
+
+// newStyleItems are the points of daemon(7)'s new-style list, lettered.
+func newStyleItems() []item {
+	var items []item
+	for _, p := range harness.NewStyleProperties {
+		items = append(items, item{" " + p.Label, p.Column, p.Claim})
+	}
+	return items
+}
+
 // renderChecklist prints each property with its mark, what it observed,
 // the evidence and the command to see it by hand. Property highlight, if
 // any, is in brackets.
 func renderChecklist(w io.Writer, cells [len(harness.Properties)]harness.Cell, highlight int, st style) {
+	renderItems(w, classicItems(), cells[:], fmt.Sprintf("%2d", highlight), st)
+}
+
+// renderItems prints a checklist: each item with its mark, what it
+// observed, why it is not shown, the evidence and the command to see it
+// by hand. The item labelled highlight, if any, is in brackets.
+func renderItems(w io.Writer, items []item, cells []harness.Cell, highlight string, st style) {
 	for k, c := range cells {
-		p := harness.Properties[k]
-		num := fmt.Sprintf(" %2d ", p.N)
-		if p.N == highlight {
-			num = fmt.Sprintf("[%2d]", p.N)
+		p := items[k]
+		label := " " + p.label + " "
+		if p.label == highlight {
+			label = "[" + p.label + "]"
 		}
-		fmt.Fprintf(w, "%s %s %s %s\n", st.paint(num, sgrBold), pad(p.Column, 9), st.mark(c.Mark), st.paint(c.Value, sgrBold))
-		fmt.Fprintf(w, "       %s\n", st.paint(p.Claim, sgrDim))
+		fmt.Fprintf(w, "%s %s %s %s\n", st.paint(label, sgrBold), pad(p.column, 9), st.mark(c.Mark), st.paint(c.Value, sgrBold))
+		fmt.Fprintf(w, "       %s\n", st.paint(p.claim, sgrDim))
 		if c.Mark == harness.NotShown && c.Why != c.Value {
 			fmt.Fprintf(w, "       not shown: %s\n", c.Why)
 		}
@@ -141,7 +170,8 @@ func renderChecklist(w io.Writer, cells [len(harness.Properties)]harness.Cell, h
 	}
 }
 
-// renderPid prints the checklist of a process the tour did not launch.
+// renderPid prints the checklist of a process the tour did not launch,
+// and, when it looks like a managed service, daemon(7)'s new-style list.
 func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]harness.Cell, st style) {
 	snap := &s.Snap
 	fmt.Fprintf(w, "%s: %s\n", st.paint(fmt.Sprintf("pid %d (%s)", snap.Pid, snap.Stat.Comm), sgrBold), snap.Command())
@@ -151,14 +181,26 @@ func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]h
 	fmt.Fprintln(w)
 	renderChecklist(w, cells, 0, st)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, summarize(cells))
+	fmt.Fprintln(w, summarize(classicItems(), cells[:], "of the %d recommendations"))
+	fmt.Fprintln(w)
+	managed, why := harness.LooksManaged(s)
+	if !managed {
+		fmt.Fprintf(w, "Not judged against daemon(7)'s new-style list: nothing says a service manager started it (%s).\n", why)
+		return
+	}
+	fmt.Fprintln(w, st.paint("daemon(7)'s new-style list", sgrBold)+fmt.Sprintf(", as it looks like a managed service: %s", why))
+	newStyle := harness.CheckNewStyle(s)
+	renderItems(w, newStyleItems(), newStyle[:], "", st)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, summarize(newStyleItems(), newStyle[:], "of the %d points of the new-style list"))
 }
 
-// summarize counts which recommendations a process follows.
-func summarize(cells [len(harness.Properties)]harness.Cell) string {
+// summarize counts which items of a checklist a process follows; of says
+// of what, with %d for how many there are.
+func summarize(items []item, cells []harness.Cell, of string) string {
 	var yes, no, classic, unknown []string
 	for k, c := range cells {
-		n := fmt.Sprint(k + 1)
+		n := strings.TrimSpace(items[k].label)
 		switch c.Mark {
 		case harness.Holds:
 			yes = append(yes, n)
@@ -176,7 +218,7 @@ func summarize(cells [len(harness.Properties)]harness.Cell) string {
 		}
 		return strings.Join(ns, " ")
 	}
-	s := fmt.Sprintf("Follows %d of the %d recommendations (%s); not %s; ", len(yes), len(cells), list(yes), list(no))
+	s := fmt.Sprintf("Follows %d "+of+" (%s); not %s; ", len(yes), len(cells), list(yes), list(no))
 	if len(classic) > 0 {
 		s += fmt.Sprintf("as the classic fork-setsid-fork recipe does (≈): %s; ", list(classic))
 	}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"daemon-steps/internal/peercred"
+	"daemon-steps/internal/proc"
 )
 
 // unitFile is the file whose presence in a step's directory says that the
@@ -117,4 +121,43 @@ func readTail(path string) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
+}
+
+// StartActivated starts argv as a socket-activated service, the way
+// daemon(7)'s new-style list expects one: under systemd-socket-activate,
+// listening on socket, in a session of its own, under umask 027, with
+// $NOTIFY_SOCKET set to notify and $MANAGERPID to the caller's pid (as
+// systemd --user sets it), and standard error on stderr. The activator
+// starts argv on the first connection, so it connects once and waits for
+// the exec, for as long as ctx allows. The caller stops the process
+// (cmd.Process.Kill, cmd.Wait): its pid is argv[0]'s.
+func StartActivated(ctx context.Context, socket, notify string, stderr *os.File, argv ...string) (*exec.Cmd, error) {
+	activate, err := exec.LookPath(socketActivate)
+	if err != nil {
+		return nil, ErrNoManager
+	}
+	args := append([]string{"-c", `umask 027; exec "$0" "$@"`, activate, "-l", socket,
+		"-E", "NOTIFY_SOCKET=" + notify, "-E", "MANAGERPID=" + strconv.Itoa(os.Getpid())}, argv...)
+	cmd := exec.Command("/bin/sh", args...) // ctx bounds the start, not the process
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", socketActivate, err)
+	}
+	// The activator sets LISTEN_PID for the program as it execs it; sh
+	// and the activator have no LISTEN_PID of their own.
+	listenPid := "LISTEN_PID=" + strconv.Itoa(cmd.Process.Pid)
+	started := WaitUntil(ctx, LaunchTimeout, func() bool {
+		if conn, err := net.Dial("unix", socket); err == nil {
+			conn.Close()
+		}
+		env, _ := proc.Environ(cmd.Process.Pid)
+		return slices.Contains(env, listenPid)
+	})
+	if !started {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("%s did not start %s within %v of a connection to %s", socketActivate, argv[0], LaunchTimeout, socket)
+	}
+	return cmd, nil
 }

@@ -543,15 +543,41 @@ func pidFileCell(text string, err error, pid int) Cell {
 	return fails(fmt.Sprintf("%.12q", text), fmt.Sprintf("it should hold %q", want))
 }
 
-// pidFileFromProc looks for the pid file of a process the tour did not
-// launch, where a daemon keeps one: a file it holds a lock on (in
-// /proc/locks, by its pid or on a file it has open), any other regular file
-// it has open, then the usual places under /run. The first that holds its
-// pid is its pid file.
+// pidFileFromProc judges the pid file of a process the tour did not
+// launch: the one findPidFile finds, if any.
 func pidFileFromProc(s *Subject) Cell {
+	path, text, why, ok := s.findPidFile()
+	if ok {
+		cell := holds(path, fmt.Sprintf("%s: %q", path, text), why)
+		cell.Command = "cat " + path
+		return cell
+	}
+	want := strconv.Itoa(s.Snap.Pid)
+	ev := []string{noPidFileFound(want)}
+	_, lockedElsewhere := s.lockedFiles()
+	for _, l := range lockedElsewhere {
+		ev = append(ev, "/proc/locks names it on a file it has not open: "+l.Line)
+	}
+	c := notShown("no pid file found", ev...)
+	c.Command = "grep -lx " + want + " /run/*.pid /run/*/*.pid"
+	return c
+}
+
+// noPidFileFound says where findPidFile looked for a file holding pid.
+func noPidFileFound(pid string) string {
+	return fmt.Sprintf("none of the files it locks or has open, nor /run/*.pid, /run/*/*.pid, holds %s; it may write one elsewhere", pid)
+}
+
+// findPidFile looks for the pid file of a process the tour did not
+// launch, where a daemon keeps one: a file it holds a lock on (in
+// /proc/locks, by its pid or on a file it has open), any other regular
+// file it has open, then the usual places under /run. The first that
+// holds its pid is its pid file: its path, its text, and why it was
+// looked at.
+func (s *Subject) findPidFile() (path, text, why string, ok bool) {
 	type candidate struct{ path, why string }
 	var candidates []candidate
-	locked, lockedElsewhere := s.lockedFiles()
+	locked, _ := s.lockedFiles()
 	for _, path := range locked {
 		candidates = append(candidates, candidate{path, "it holds a lock on it (/proc/locks)"})
 	}
@@ -567,18 +593,10 @@ func pidFileFromProc(s *Subject) Cell {
 	want := strconv.Itoa(s.Snap.Pid)
 	for _, c := range candidates {
 		if text, ok := readPidFile(c.path); ok && strings.TrimSpace(text) == want {
-			cell := holds(c.path, fmt.Sprintf("%s: %q", c.path, text), c.why)
-			cell.Command = "cat " + c.path
-			return cell
+			return c.path, text, c.why, true
 		}
 	}
-	ev := []string{fmt.Sprintf("none of the files it locks or has open, nor /run/*.pid, /run/*/*.pid, holds %s; it may write one elsewhere", want)}
-	for _, l := range lockedElsewhere {
-		ev = append(ev, "/proc/locks names it on a file it has not open: "+l.Line)
-	}
-	c := notShown("no pid file found", ev...)
-	c.Command = "grep -lx " + want + " /run/*.pid /run/*/*.pid"
-	return c
+	return "", "", "", false
 }
 
 // readPidFile reads the start of the regular file at path: enough for a

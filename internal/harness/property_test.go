@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"strconv"
@@ -62,7 +63,13 @@ func TestTextbookDaemonShowsAsClassic(t *testing.T) {
 	sleep, err := strconv.Atoi(strings.TrimSpace(line))
 	require.NoErrorf(t, err, "sh -c printed %q, not a pid", line)
 	t.Cleanup(func() {
+		// sh, in its wait, reaps sleep; killed first, it would leave
+		// sleep to an init that may not reap it.
 		unix.Kill(sleep, unix.SIGKILL)
+		WaitUntil(context.Background(), CleanupTimeout, func() bool {
+			_, err := proc.ReadStat(sleep)
+			return err != nil
+		})
 		cmd.Process.Kill()
 		cmd.Wait()
 	})

@@ -20,8 +20,12 @@ type Snapshot struct {
 	StatLine    string
 	StatErr     error
 	Cmdline     []string
+	Environ     []string // NAME=value, as exec gave it (daemon(7)'s new-style list reads it)
+	EnvironErr  error
 	Parent      proc.Stat // the parent's stat, for its name and session
 	ParentErr   error
+	Leader      proc.Stat // its session leader's stat, when it is not the leader itself
+	LeaderErr   error
 	Status      map[string]string
 	StatusErr   error
 	Fds         map[int]string
@@ -50,10 +54,19 @@ func TakeSnapshot(pid int) (Snapshot, error) {
 		s.Stat, s.StatErr = proc.ParseStat(s.StatLine)
 	}
 	s.Cmdline, _ = proc.Cmdline(pid)
+	s.Environ, s.EnvironErr = proc.Environ(pid)
 	if s.StatErr == nil && s.Stat.PPid > 0 {
 		s.Parent, s.ParentErr = proc.ReadStat(s.Stat.PPid)
 	} else {
 		s.ParentErr = errors.New("no parent")
+	}
+	switch {
+	case s.StatErr != nil || s.Stat.Session <= 0:
+		s.LeaderErr = errors.New("no session it can see")
+	case s.Stat.Session == pid:
+		s.Leader = s.Stat
+	default:
+		s.Leader, s.LeaderErr = proc.ReadStat(s.Stat.Session)
 	}
 	s.Status, s.StatusErr = proc.Status(pid)
 	s.Fds, s.FdsErr = proc.Fds(pid)
@@ -76,6 +89,10 @@ func (s *Snapshot) status() (map[string]string, error) {
 
 func (s *Snapshot) fds() (map[int]string, error) {
 	return s.Fds, readErr(s.FdsErr, "read /proc/%d/fd", s.Pid)
+}
+
+func (s *Snapshot) environ() ([]string, error) {
+	return s.Environ, readErr(s.EnvironErr, "read /proc/%d/environ", s.Pid)
 }
 
 func (s *Snapshot) cwd() (string, error) {
