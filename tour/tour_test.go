@@ -279,6 +279,52 @@ func TestPidPrintsChecklist(t *testing.T) {
 	require.Contains(t, stdout.String(), "Follows ")
 }
 
+// Test that -pid judges a process that a service manager started (here
+// systemd-socket-activate, with $NOTIFY_SOCKET and $MANAGERPID) against
+// daemon(7)'s new-style list as well, a sleep started from the test only
+// against the twelve, and that what it prints for either, for pid 1 and
+// for the test itself fits 100 columns.
+func TestPidJudgesManagedServiceAgainstNewStyleList(t *testing.T) {
+	t.Setenv("COLUMNS", "100")
+	run := func(pid int) string {
+		var stdout, stderr bytes.Buffer
+		code := tourCommand([]string{"-pid", fmt.Sprint(pid)}, &stdout, &stderr)
+		require.Equalf(t, 0, code, "tour -pid %d: %s", pid, stderr.String())
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			require.LessOrEqualf(t, width(line), 100, "a line of tour -pid %d at COLUMNS=100: %q", pid, line)
+		}
+		return stdout.String()
+	}
+	out := run(startSleep(t, true))
+	require.Containsf(t, out, "Not judged against daemon(7)'s new-style list", "a sleep the test started:\n%s", out)
+	run(1)
+	run(os.Getpid())
+
+	if _, err := exec.LookPath("systemd-socket-activate"); err != nil {
+		t.Skipf("systemd-socket-activate is not installed (apt-get install systemd): it starts the managed process")
+	}
+	dir, err := os.MkdirTemp("", "") // short: a socket path has 108 bytes
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	cmd, err := harness.StartActivated(t.Context(), filepath.Join(dir, "s.sock"), filepath.Join(dir, "notify.sock"), w, "sleep", "60")
+	w.Close()
+	require.NoError(t, err)
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	out = run(cmd.Process.Pid)
+	t.Logf("\n%s", out)
+	require.Containsf(t, out, "daemon(7)'s new-style list, as it looks like a managed service", "pid %d under systemd-socket-activate", cmd.Process.Pid)
+	for _, p := range harness.NewStyleProperties {
+		require.Containsf(t, out, fmt.Sprintf(" %s  %s ✓", p.Label, pad(p.Column, 9)), "point %s (%s: %s) holds", p.Label, p.Column, p.Claim)
+	}
+	require.Contains(t, out, fmt.Sprintf("Follows 6 of the %d points of the new-style list", len(harness.NewStyleProperties)))
+}
+
 // Test that -pid 1, where its descriptors' links are denied (a container
 // without CAP_SYS_PTRACE), says "not readable" rather than "closed", and
 // marks descriptors 0 to 2 neither ✓ nor ✗. Skipped where they can be read.
