@@ -6,7 +6,8 @@
 //
 //	go run ./tour              the table
 //	go run ./tour -step 7      one step in depth: its process tree and the evidence
-//	go run ./tour -pid PID     the checklist for any running process, from /proc alone
+//	go run ./tour -pid PID     the checklist for any running process, from /proc alone,
+//	                           and daemon(7)'s new-style list when a manager started it
 package main
 
 import (
@@ -37,7 +38,9 @@ showed and whether the recommendation holds (✓) or not (✗).
   -step N    tour step N alone, in depth: its processes drawn as sessions
              and groups, and for each recommendation the evidence and the
              command that shows it by hand
-  -pid PID   check a running process, any on this machine, from /proc alone
+  -pid PID   check a running process, any on this machine, from /proc alone;
+             one that a service manager started, against daemon(7)'s
+             new-style list too
 
 Colour is used when standard output is a terminal and NO_COLOR is unset.
 Lines fit the terminal's width, or COLUMNS when standard output is not a
@@ -113,7 +116,8 @@ func runTour(opt Options, stdout, stderr io.Writer, st style) int {
 	return 0
 }
 
-// runPid checks the running process pid against the twelve properties.
+// runPid checks the running process pid against the twelve properties,
+// and, when it looks like a managed service, daemon(7)'s new-style list.
 func runPid(arg string, stdout, stderr io.Writer, st style) int {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {

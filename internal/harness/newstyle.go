@@ -42,7 +42,7 @@ var NewStyleProperties = [...]NewStyleProperty{
 		`tr '\0' '\n' </proc/{pid}/environ | grep -E '^(LISTEN_|NOTIFY_SOCKET)'`, checkManagerSockets},
 	// UMask= sets it for the service, but the daemon may set its own
 	// (Recommendation 9): either way the same check as the twelve's.
-	{"f", "umask", "its umask takes write from group and everything from others (027): its own or UMask='s",
+	{"f", "umask", "its umask takes write from group and everything from others (027), set by itself or by UMask=",
 		"grep Umask /proc/{pid}/status", checkUmask},
 }
 
