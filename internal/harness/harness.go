@@ -3,7 +3,8 @@
 // testify layer over it) and the tour (a view of what it finds). It holds
 // the sandbox paths and flags, the echo client, the stand-in syslog daemon,
 // the waits, and one definition of each of the twelve properties' checks
-// (property.go), which say what they saw and whether the property holds.
+// (property.go) and of daemon(7)'s new-style points (newstyle.go), which
+// say what they saw and whether the property holds.
 // The properties are described in PROPERTIES.md at the repository's root.
 package harness
 
