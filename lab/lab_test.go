@@ -57,6 +57,7 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 // README; that nothing in it points back into the repository; and that
 // "go vet ./..." passes in it with nothing but the module cache.
 func TestStep2LabBuildsOnItsOwn(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	list, err := steps.List(root)
 	require.NoError(t, err)
