@@ -840,8 +840,11 @@ func TestAbnormalWorkerExitIsLoggedToStderr(t *testing.T) {
 	s := daemontest.New(t)
 	server, stderr := startWithStderr(t, s)
 	s.HoldConnection()
-	live := liveWorkers(t, server)
-	require.NotEmptyf(t, live, "the server %d must have a live worker for the open connection; %s", server, see(1))
+	// Wait for the worker of the held connection alone: the worker of the
+	// connection that found the server ends by itself.
+	var live []int
+	s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == 1 },
+		"the server %d must have one live worker, for the open connection; its live children: %v; %s", server, &live, see(1))
 	for _, w := range live {
 		s.Signal(w, syscall.SIGKILL)
 	}
