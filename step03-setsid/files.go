@@ -1,6 +1,8 @@
 package main
 
-import "io/fs"
+import (
+	"io/fs"
+)
 
 // fileType names the type of file fi describes, for messages.
 func fileType(fi fs.FileInfo) string {
