@@ -42,8 +42,7 @@ func runServer(cfg config) error {
 	if err != nil {
 		return errStartFailed
 	}
-	// The lock lasts while the file is open: closing it, or letting the
-	// garbage collector do so, would let a second copy start.
+	// Closing the file, or letting the garbage collector do so, frees the lock.
 	defer srv.lock.Close()
 	return srv.serve()
 }

@@ -30,12 +30,10 @@ func fileType(fi fs.FileInfo) string {
 	}
 }
 
-// lockPidFile opens the pid file and locks it, so that only one copy of the
-// server runs (recommendation 7). The caller keeps the file open while the
-// server runs: the kernel drops an flock(2) when the open file's last
-// descriptor closes, however the server ends, so the lock never goes stale.
-// The server locks it itself, on a close-on-exec file (as every file Go
-// opens is): no launcher's pid in /proc/locks, no worker holding the lock.
+// lockPidFile locks the pid file so that only one copy runs (recommendation 7).
+// The kernel drops an flock(2) when the file's last descriptor closes, however
+// the server ends: the lock never goes stale. The server locks it itself, and
+// Go opens it close-on-exec: no launcher's pid in /proc/locks, no worker's.
 func lockPidFile(path string) (*os.File, error) {
 	f, err := openPrivateFile(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {

@@ -45,9 +45,8 @@ func runServer(cfg config) error {
 	if err != nil {
 		return errStartFailed
 	}
-	// The lock lasts while the file is open: closing it, or letting the
-	// garbage collector do so, would let a second copy start: shutdown
-	// closes it, last.
+	// Closing the file, or letting the garbage collector do so, frees the lock:
+	// shutdown closes it, last.
 	defer srv.shutdown()
 	return srv.serve()
 }
