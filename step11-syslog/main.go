@@ -48,7 +48,6 @@ type config struct {
 	// pidfile is the file whose lock says that a server runs, and which
 	// holds its pid (-pidfile).
 	pidfile string
-
 	syslog  string // the syslog daemon's datagram socket (-syslog)
 	logfile string // where messages go that syslog cannot take (-log)
 }

@@ -322,12 +322,6 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
-// logError sends a failure of the server to syslog (recommendation 11).
-func logError(format string, args ...any) {
-	daemonLog.send(priorityErr, format, args...)
-}
-
-// logInfo sends what the server does to syslog (recommendation 11).
-func logInfo(format string, args ...any) {
-	daemonLog.send(priorityInfo, format, args...)
-}
+// logError and logInfo log with priority err and info (recommendation 11).
+func logError(format string, args ...any) { daemonLog.send(priorityErr, format, args...) }
+func logInfo(format string, args ...any)  { daemonLog.send(priorityInfo, format, args...) }

@@ -9,15 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Syslog priorities (RFC 3164): facility daemon (3) times 8, plus the
-// severity, err (3) or info (6).
-const priorityErr, priorityInfo = 3<<3 | 3, 3<<3 | 6
+const priorityErr, priorityInfo = 3<<3 | 3, 3<<3 | 6 // facility daemon<<3 | severity
 
-// daemonLog is the server's logger; before startLogging, it counts losses.
-var daemonLog = &logger{}
+var daemonLog = &logger{} // the server's logger; before startLogging, it counts losses
 
-// logger sends each message to syslog as one RFC 3164 datagram tagged
-// NAME[PID], or to the -log file when syslog cannot take it at once.
+// logger sends each message to syslog (RFC 3164), or else to the -log file.
 type logger struct {
 	mu         sync.Mutex // the main loop and the accept goroutine both log
 	syslogPath string
@@ -59,10 +55,9 @@ func (l *logger) send(priority int, format string, args ...any) {
 	}
 }
 
-// sendSyslog sends one datagram to the syslog daemon at path. MSG_DONTWAIT:
-// a syslog that stopped reading costs an EAGAIN, not a stuck server, as it
-// would with log/syslog (golang/go#23604). A socket per message finds a
-// syslog daemon restarted since the last.
+// sendSyslog sends one datagram to the syslog daemon at path, on a new socket
+// that finds a restarted syslog. MSG_DONTWAIT: a syslog that stopped reading
+// costs an EAGAIN, not a stuck server as with log/syslog (golang/go#23604).
 func sendSyslog(path, datagram string) error {
 	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

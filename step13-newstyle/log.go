@@ -5,12 +5,9 @@ import (
 	"os"
 )
 
-// Priorities (sd-daemon(3)): syslog's severities, err (3) and info (6),
-// which the service manager's journal reads from the start of each line.
-const priorityErr, priorityInfo = 3, 6
+const priorityErr, priorityInfo = 3, 6 // sd-daemon(3): syslog's severities alone
 
-// daemonLog is the server's logger, and its workers'.
-var daemonLog = &logger{file: os.Stderr}
+var daemonLog = &logger{file: os.Stderr} // the server's logger, and its workers'
 
 // logger writes each message to standard error as one line, prefixed with
 // its priority: "<3>cannot start: ...". This replaces syslog

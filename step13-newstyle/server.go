@@ -402,14 +402,7 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
-// logError reports a failure of the server on standard error, with
-// priority err, for the service manager's journal (recommendation 11).
-func logError(format string, args ...any) {
-	daemonLog.send(priorityErr, format, args...)
-}
-
-// logInfo reports what the server does on standard error, with priority
-// info, for the service manager's journal (recommendation 11).
-func logInfo(format string, args ...any) {
-	daemonLog.send(priorityInfo, format, args...)
-}
+// logError and logInfo log with priority err and info on standard error, for
+// the service manager's journal (recommendation 11).
+func logError(format string, args ...any) { daemonLog.send(priorityErr, format, args...) }
+func logInfo(format string, args ...any)  { daemonLog.send(priorityInfo, format, args...) }
