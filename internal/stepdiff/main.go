@@ -19,7 +19,12 @@
 // Text outside the markers is never changed.
 //
 // With -check it exits with status 1, naming each README whose diff is
-// missing or not the one the code gives.
+// missing or not the one the code gives. It also holds every step to the
+// tutorial's size: a step may add at most 90 lines to the step before
+// (git diff --no-index --numstat, summed over every file but tests and
+// Markdown: testdata and unit files count), except the few in mayAddMore,
+// whose READMEs say why. A step over it fails the check, in one line that
+// names the two steps and the count.
 package main
 
 import (
@@ -32,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"daemon-steps/internal/steps"
@@ -41,6 +47,20 @@ const (
 	beginMarker = "<!-- BEGIN GENERATED DIFF -->"
 	endMarker   = "<!-- END GENERATED DIFF -->"
 )
+
+// maxAdded is how many lines a step may add to the step before: one
+// recommendation fits in it.
+const maxAdded = 90
+
+// mayAddMore lists the steps that may add more than maxAdded lines.
+var mayAddMore = map[int]bool{
+	// Reaping brings a cap on the workers and the logging of how they end:
+	// step12-reap/README.md, "Longer than a step should be".
+	12: true,
+	// A chapter of its own, step 12 rewritten as a new-style daemon:
+	// step13-newstyle/README.md, "The code, step by step".
+	13: true,
+}
 
 // section is what a README without the markers gets at its end; the block
 // goes between the markers.
@@ -85,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	status := 0
 	changed := 0
+	stale := false
 	for i, step := range list {
 		if i == 0 {
 			continue // the first step has nothing before it
@@ -95,6 +116,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "stepdiff: %s: there is no step %02d before it\n", step.Name, step.N-1)
 			status = 1
 			continue
+		}
+		if *check && !mayAddMore[step.N] {
+			n, err := addedLines(*root, prev, step)
+			if err != nil {
+				fmt.Fprintf(stderr, "stepdiff: %s: %v\n", step.Name, err)
+				status = 1
+			} else if n > maxAdded {
+				fmt.Fprintf(stderr, "stepdiff: %s adds %d lines to %s, more than the %d a step may add (tests and Markdown left out)\n", step.Name, n, prev.Name, maxAdded)
+				status = 1
+			}
 		}
 		diff, err := stepDiff(*root, prev, step)
 		if err != nil {
@@ -125,6 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "stepdiff: %s: the diff is missing\n", readme)
 			}
 			status = 1
+			stale = true
 			continue
 		}
 		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
@@ -136,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		changed++
 	}
 	switch {
-	case *check && status != 0:
+	case stale:
 		fmt.Fprintf(stderr, "stepdiff: run go run ./internal/stepdiff to bring them up to date\n")
 	case status == 0 && changed == 0:
 		fmt.Fprintf(stdout, "stepdiff: the diffs in %d step READMEs are current\n", max(len(list)-1, 0))
@@ -185,12 +217,56 @@ func side(step steps.Step, name string) string {
 	return step.Name + "/" + name
 }
 
-// gitDiff runs git diff --no-index from old to new in root. The user's and
-// the system's git configuration are left out, and the options that change
-// git's output are given, so that every machine writes the same diff.
+// addedLines returns how many lines step adds to prev: the added lines of
+// git diff --no-index --numstat over the two directories, files named
+// *_test.go or *.md left out. A binary file adds none.
+func addedLines(root string, prev, step steps.Step) (int, error) {
+	out, err := git(root, "--numstat", "-z", "--", prev.Name, step.Name)
+	if err != nil || out == "" {
+		return 0, err
+	}
+	// Each file is "ADDED\tDELETED\tPATH\x00", or "ADDED\tDELETED\t\x00OLD\x00NEW\x00"
+	// when git pairs two paths (NEW is /dev/null for a removed file).
+	fields := strings.Split(strings.TrimSuffix(out, "\x00"), "\x00")
+	total := 0
+	for i := 0; i < len(fields); i++ {
+		counts := strings.SplitN(fields[i], "\t", 3)
+		if len(counts) != 3 {
+			return 0, fmt.Errorf("git diff --numstat: unexpected %q", fields[i])
+		}
+		name := counts[2]
+		if name == "" && i+2 < len(fields) {
+			name = fields[i+2]
+			if name == "/dev/null" {
+				name = fields[i+1]
+			}
+			i += 2
+		}
+		if base := filepath.Base(name); strings.HasSuffix(base, "_test.go") || strings.HasSuffix(base, ".md") {
+			continue
+		}
+		if counts[0] == "-" {
+			continue // binary
+		}
+		n, err := strconv.Atoi(counts[0])
+		if err != nil {
+			return 0, fmt.Errorf("git diff --numstat: unexpected %q", fields[i])
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// gitDiff runs git diff --no-index from old to new in root, as a patch.
 func gitDiff(root, old, new string) (string, error) {
-	cmd := exec.Command("git", "diff", "--no-index", "--no-color", "--no-ext-diff", "--no-textconv",
-		"--no-prefix", "--diff-algorithm=myers", "--indent-heuristic", "--unified=3", "--", old, new)
+	return git(root, "--no-prefix", "--diff-algorithm=myers", "--indent-heuristic", "--unified=3", "--", old, new)
+}
+
+// git runs git diff --no-index with args in root. The user's and the
+// system's git configuration are left out, and the options that change
+// git's output are given, so that every machine gets the same output.
+func git(root string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"diff", "--no-index", "--no-color", "--no-ext-diff", "--no-textconv"}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
 	var stderr strings.Builder
@@ -201,7 +277,7 @@ func gitDiff(root, old, new string) (string, error) {
 		err = nil // 1: the files differ
 	}
 	if err != nil {
-		return "", fmt.Errorf("git diff --no-index %s %s: %v %s", old, new, err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("git diff --no-index %s: %v %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
 }
