@@ -774,7 +774,7 @@ func TestKillByPidFileStopsServer(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	cmd := exec.Command("/bin/sh", "-c", `kill $(cat "$0")`, s.PidFile)
-	out, err := cmd.CombinedOutput()
+	out, err := reaper.CombinedOutput(cmd)
 	require.NoErrorf(t, err, "kill $(cat %s) must succeed: %s; %s", s.PidFile, out, see(8))
 	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, daemontest.Settle, see(8))
 }
@@ -794,7 +794,7 @@ func TestStartStopDaemonStopsServer(t *testing.T) {
 	// for it to die, as it would for a server no one reaps.
 	exited := make(chan error, 1)
 	go func() { _, err := reaper.WaitExit(server, daemontest.Settle+5*time.Second); exited <- err }()
-	out, err := exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5").CombinedOutput()
+	out, err := reaper.CombinedOutput(exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5"))
 	t.Logf("start-stop-daemon --stop --pidfile %s: %s", s.PidFile, out)
 	require.NoErrorf(t, err, "start-stop-daemon --stop --pidfile %s must succeed: %s; %s", s.PidFile, out, see(8))
 	require.NoErrorf(t, <-exited, "start-stop-daemon --stop must stop the server %d; %s", server, see(8))

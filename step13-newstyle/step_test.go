@@ -1171,7 +1171,7 @@ func TestUnitFilesPassVerify(t *testing.T) {
 	}
 	cmd := exec.Command(analyze, "verify", "echod.socket", "echod.service")
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	out, err := reaper.CombinedOutput(cmd)
 	t.Logf("systemd-analyze verify echod.socket echod.service: %v\n%s", err, out)
 	require.NoErrorf(t, err, "systemd-analyze verify must accept the unit files; it said:\n%s%s", out, see(13))
 	require.Emptyf(t, strings.TrimSpace(string(out)), "systemd-analyze verify must have nothing to say about the unit files; it said:\n%s%s", out, see(13))

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,63 +177,38 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	return row
 }
 
-// build compiles the steps into dir with one go command, which loads the
-// module once and compiles and links at most buildSlots packages at a
-// time. A step that does not compile has an error, the others a binary.
+// build compiles the steps into dir, at most buildSlots at a time. A step
+// that does not compile has an error, the others a binary; a step built
+// before, unchanged, comes from the cache (harness.BuildStep).
 func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int]string, errs map[int]error) {
 	binaries, errs = make(map[int]string), make(map[int]error)
-	args := []string{"build", "-p", fmt.Sprint(buildSlots), "-o", dir + "/"}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, buildSlots)
 	for _, s := range list {
-		args = append(args, "./"+s.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			binary := filepath.Join(dir, s.Name)
+			// Marked, so that a compiler left running by an interrupted
+			// build is stopped with the rest.
+			err := harness.BuildStep(ctx, s.Dir, binary, harness.MarkerEnv+"="+dir+"/build")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case ctx.Err() != nil:
+				errs[s.N] = ctx.Err()
+			case err != nil:
+				errs[s.N] = err
+			default:
+				binaries[s.N] = binary
+			}
+		}()
 	}
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = filepath.Dir(list[0].Dir)
-	// Marked, so that a compiler left running by an interrupted build is
-	// stopped with the rest.
-	cmd.Env = append(os.Environ(), harness.MarkerEnv+"="+dir+"/build")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = harness.CleanupTimeout
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := reaper.Start(cmd)
-	if err == nil {
-		err = reaper.Wait(cmd)
-	}
-	messages := buildMessages(out.String())
-	for _, s := range list {
-		binary := filepath.Join(dir, s.Name)
-		switch {
-		case ctx.Err() != nil:
-			errs[s.N] = ctx.Err()
-		case harness.Exists(binary):
-			binaries[s.N] = binary
-		case messages[s.Name] != "":
-			errs[s.N] = fmt.Errorf("go build ./%s: %s", s.Name, messages[s.Name])
-		case err != nil:
-			output, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
-			errs[s.N] = fmt.Errorf("go build ./%s: %v %s", s.Name, err, output)
-		default:
-			errs[s.N] = fmt.Errorf("go build ./%s wrote no binary", s.Name)
-		}
-	}
+	wg.Wait()
 	return binaries, errs
-}
-
-// buildMessages returns the first error go build reported for each
-// package, from output in sections headed "# daemon-steps/step07-lock".
-func buildMessages(out string) map[string]string {
-	first := make(map[string]string)
-	var pkg string
-	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, "# "); ok {
-			pkg = filepath.Base(name)
-			continue
-		}
-		if pkg != "" && first[pkg] == "" && strings.TrimSpace(line) != "" {
-			first[pkg] = strings.TrimSpace(line)
-		}
-	}
-	return first
 }
 
 // Failed reports whether any step could not be toured.

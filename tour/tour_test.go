@@ -422,15 +422,6 @@ func TestInterruptStopsEverything(t *testing.T) {
 	require.Empty(t, descendants(), "processes the tour left")
 }
 
-// Test that buildMessages finds each package's first compile error.
-func TestBuildMessagesPerPackage(t *testing.T) {
-	out := "# daemon-steps/step07-lock\nstep07-lock/main.go:3:1: syntax error\nmore\n# daemon-steps/step09-umask\nstep09-umask/x.go:1:1: undefined: y\n"
-	require.Equal(t, map[string]string{
-		"step07-lock":  "step07-lock/main.go:3:1: syntax error",
-		"step09-umask": "step09-umask/x.go:1:1: undefined: y",
-	}, buildMessages(out))
-}
-
 // Test that at 100 and at 80 columns no line of the table or of a step's
 // view is wider than the terminal, the table being transposed with the
 // diagonal still bracketed, and that with no width the table keeps a row

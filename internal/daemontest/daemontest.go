@@ -77,14 +77,13 @@ func RunTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if sources, err = buildInputs(); err != nil {
+	if sources, err = harness.BuildInputs("."); err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
 	Binary = filepath.Join(dir, "echod")
-	build := exec.Command("go", "build", "-o", Binary, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "daemontest: go build: %v\n%s", err, out)
+	if err := harness.BuildStep(context.Background(), ".", Binary); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
 	if flags, err = harness.ProgramFlags(context.Background(), Binary, os.Environ()); err != nil {
@@ -102,15 +101,8 @@ func RunTests(m *testing.M) int {
 	return code
 }
 
-// sources lists the files that go build reads to make Binary: the non-test
-// files of every package of this module that the program is built from,
-// and the module's go.mod and go.sum.
-var sources []string
-
-// readSourcesOnce reads them, once per test process; see buildInputs.
-var readSourcesOnce sync.Once
-
-// buildInputs returns the files to put in sources.
+// sources lists the files that go build reads to make Binary
+// (harness.BuildInputs): the program's own .go files, go.mod and go.sum.
 //
 // Go's test cache reuses a result while the test binary, its environment
 // and the files the test process opened are unchanged, and the program is
@@ -119,33 +111,13 @@ var readSourcesOnce sync.Once
 // and a change to any of them makes "go test" run the tests again instead
 // of printing "(cached)". It must happen during m.Run: only then does the
 // testing package log the files a test opens.
-func buildInputs() ([]string, error) {
-	out, err := exec.Command("go", "list", "-deps", "-f",
-		`{{if and .Module .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
-{{end}}{{range .CgoFiles}}{{$d}}/{{.}}
-{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
-{{end}}{{with .Module.GoMod}}{{.}}
-{{end}}{{end}}`, ".").Output()
-	if err != nil {
-		return nil, fmt.Errorf("go list -deps .: %w", err)
-	}
-	var files []string
-	seen := make(map[string]bool)
-	for _, f := range strings.Fields(string(out)) {
-		if !seen[f] {
-			seen[f] = true
-			files = append(files, f)
-		}
-		if sum := strings.TrimSuffix(f, ".mod") + ".sum"; strings.HasSuffix(f, "go.mod") && !seen[sum] {
-			seen[sum] = true
-			files = append(files, sum)
-		}
-	}
-	return files, nil
-}
+var sources []string
+
+// readSourcesOnce reads them, once per test process.
+var readSourcesOnce sync.Once
 
 // readSources reads every file in sources, so that the test cache keys on
-// them (see buildInputs). A missing go.sum is no error.
+// them (see sources).
 func readSources() {
 	for _, f := range sources {
 		os.ReadFile(f)
@@ -158,7 +130,7 @@ func readSources() {
 // a leftover, since a live test's daemons are its own children; it is
 // killed with its descendants.
 func killLeftovers() {
-	marked := reaper.Marked(harness.MarkerEnv + "=")
+	marked := reaper.MarkedAnywhere(harness.MarkerEnv + "=")
 	doomed := make(map[int]bool)
 	for pid, st := range marked {
 		if st.PPid == 1 {

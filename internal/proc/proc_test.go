@@ -95,3 +95,36 @@ func TestFdsSaysNotReadableWhenDenied(t *testing.T) {
 	require.NoError(t, err, "/proc/1/fd itself can be listed")
 	require.Equalf(t, NotReadable, fds[0], "descriptor 0 of pid 1: readlink says EACCES")
 }
+
+// Test that Children finds a running child and a zombie child through the
+// threads' children files, as the scan of every process finds them.
+func TestChildrenFindsRunningAndZombieChildren(t *testing.T) {
+	running, err := os.StartProcess("/bin/sleep", []string{"sleep", "30"}, &os.ProcAttr{})
+	require.NoError(t, err, "start sleep 30")
+	defer func() { running.Kill(); running.Wait() }()
+	exited, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	require.NoError(t, err, "start true")
+	defer exited.Wait()
+	// Wait for true to be a zombie, without reaping it.
+	for range 400 {
+		if st, err := ReadStat(exited.Pid); err == nil && st.State == 'Z' {
+			break
+		}
+		unix.Nanosleep(&unix.Timespec{Nsec: 5e6}, nil)
+	}
+	kids, err := Children(os.Getpid())
+	require.NoError(t, err, "Children of the test process")
+	scanned, err := childrenByScan(os.Getpid())
+	require.NoError(t, err, "the scan of every process")
+	states := func(list []Stat) map[int]byte {
+		m := make(map[int]byte)
+		for _, s := range list {
+			m[s.Pid] = s.State
+		}
+		return m
+	}
+	got := states(kids)
+	require.Containsf(t, got, running.Pid, "Children must list the running child %d; it listed %v", running.Pid, got)
+	require.Equalf(t, byte('Z'), got[exited.Pid], "Children must list the exited, unreaped child %d as a zombie; it listed %v", exited.Pid, got)
+	require.Equalf(t, len(states(scanned)), len(got), "Children must find as many children as the scan of every process: %v and %v", got, states(scanned))
+}

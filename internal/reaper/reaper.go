@@ -124,14 +124,45 @@ func Sweep() []int {
 	return reaped
 }
 
-// Marked returns the processes whose environment holds marker (such as
-// "DAEMON_STEPS_SANDBOX=/tmp/tour123/07\x00"), and their descendants, zombies
-// included: a zombie has no environment left to read, but its parent is
-// still known. The calling process is left out.
+// Marked returns the processes below the calling process whose
+// environment holds marker (such as "DAEMON_STEPS_SANDBOX=/tmp/tour123/07\x00"),
+// and their descendants, zombies included: a zombie has no environment left
+// to read, but its parent is still known. The calling process is a child
+// subreaper (BecomeSubreaper), so whatever it started stays below it, even
+// a daemon whose launcher has gone; only its descendants are read, not
+// every process on the machine.
 func Marked(marker string) map[int]proc.Stat {
+	return marked(marker, descendants(os.Getpid()))
+}
+
+// MarkedAnywhere is Marked over every process on the machine, for what a
+// run that was killed from outside left behind: its daemons went to init.
+func MarkedAnywhere(marker string) map[int]proc.Stat {
 	all, _ := proc.All()
+	return marked(marker, all)
+}
+
+// descendants returns the processes below pid, found through each one's
+// children.
+func descendants(pid int) []proc.Stat {
+	var below []proc.Stat
+	for next := []int{pid}; len(next) > 0; {
+		parent := next[0]
+		next = next[1:]
+		kids, _ := proc.Children(parent)
+		for _, k := range kids {
+			below = append(below, k)
+			next = append(next, k.Pid)
+		}
+	}
+	return below
+}
+
+// marked picks from procs those whose environment holds marker, and their
+// descendants among procs.
+func marked(marker string, procs []proc.Stat) map[int]proc.Stat {
 	mine := make(map[int]proc.Stat)
-	for _, st := range all {
+	for _, st := range procs {
 		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
 		if err == nil && bytes.Contains(env, []byte(marker)) && st.Pid != os.Getpid() {
 			mine[st.Pid] = st
@@ -139,7 +170,7 @@ func Marked(marker string) map[int]proc.Stat {
 	}
 	for grew := true; grew; {
 		grew = false
-		for _, st := range all {
+		for _, st := range procs {
 			if _, ok := mine[st.Pid]; ok {
 				continue
 			}
@@ -199,4 +230,16 @@ func describe(pids map[int]bool) string {
 		names = append(names, fmt.Sprintf("%d (%s, state %c, ppid %d)", pid, st.Comm, st.State, st.PPid))
 	}
 	return strings.Join(names, ", ")
+}
+
+// CombinedOutput is cmd.CombinedOutput with cmd claimed while it runs
+// (Start, Wait), so that no sweep reaps it before cmd.Wait can.
+func CombinedOutput(cmd *exec.Cmd) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := Start(cmd); err != nil {
+		return nil, err
+	}
+	err := Wait(cmd)
+	return out.Bytes(), err
 }
