@@ -252,6 +252,11 @@ func (s *Sandbox) ServerPid() int {
 	pid, err := PeerPid(s.Socket)
 	require.NoErrorf(s.t, err, "once the launcher has returned, a server must listen on -socket %s (the test asks the listener's pid with SO_PEERCRED)", s.Socket)
 	s.t.Logf("server: pid %d listens on %s", pid, s.Socket)
+	// The test may wait for the server's exit status (WaitExit): no other
+	// test's sweep may reap it first. The claim ends before the sandbox's
+	// own clean-up, which runs last.
+	reaper.Claim(pid)
+	s.t.Cleanup(func() { reaper.Release(pid) })
 	return pid
 }
 

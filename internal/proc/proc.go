@@ -111,7 +111,7 @@ func Children(pid int) ([]Stat, error) {
 	}
 	var kids []Stat
 	for _, task := range tasks {
-		list, err := readAtOnce(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		list, err := readAtOnce(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()), 4<<10)
 		if errors.Is(err, fs.ErrNotExist) {
 			if _, statErr := os.Stat(fmt.Sprintf("/proc/%d/task/%s", pid, task.Name())); statErr == nil {
 				return childrenByScan(pid) // the thread is there, its file is not
@@ -239,7 +239,7 @@ type Lock struct {
 // Locks reads the held locks of /proc/locks, leaving out the "->" lines of
 // processes still waiting for one.
 func Locks() ([]Lock, error) {
-	text, err := readAtOnce("/proc/locks")
+	text, err := readAtOnce("/proc/locks", 64<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +262,10 @@ func Locks() ([]Lock, error) {
 // readAtOnce reads a /proc file in a single read(2). The kernel produces
 // such a file as it is read; split over several reads, as os.ReadFile does,
 // a list that changes in between (locks taken and released) can come out
-// with lines repeated or missing.
-func readAtOnce(path string) (string, error) {
-	for size := 64 << 10; ; size *= 4 {
+// with lines repeated or missing. It starts with a buffer of size bytes,
+// and reads again with a larger one while the buffer comes back full.
+func readAtOnce(path string, size int) (string, error) {
+	for ; ; size *= 4 {
 		text, full, err := readOnce(path, size)
 		if err != nil || !full {
 			return text, err

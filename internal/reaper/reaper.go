@@ -69,6 +69,18 @@ func release(pid int) {
 	mu.Unlock()
 }
 
+// Claim keeps Sweep and Reap from reaping pid, a child or an orphan to be,
+// until Release: whoever claims it means to learn its exit status
+// (WaitExit) and must not find it reaped by a sweep meanwhile.
+func Claim(pid int) {
+	mu.Lock()
+	claimed[pid] = true
+	mu.Unlock()
+}
+
+// Release ends a claim of Claim.
+func Release(pid int) { release(pid) }
+
 // Reap collects pid's exit status if it is an unclaimed child that has
 // exited; ok is false if it is not (yet).
 func Reap(pid int) (ws unix.WaitStatus, ok bool) {
@@ -186,34 +198,39 @@ func marked(marker string, procs []proc.Stat) map[int]proc.Stat {
 // KillMarked kills every process that carries marker, with its
 // descendants, and reaps those that are (or become) children of the calling
 // process. It returns an error naming any that are still there after
-// timeout.
+// timeout. It looks for marked processes again once those it killed have
+// gone, for any that one of them started in the meantime.
 func KillMarked(marker string, timeout time.Duration) error {
-	known := make(map[int]bool)
 	deadline := time.Now().Add(timeout)
 	for {
 		current := Marked(marker)
-		for pid := range current {
-			known[pid] = true
-		}
-		for pid := range known {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-				delete(known, pid) // gone: reaped here or by its own parent
-				continue
-			}
-			if _, ok := current[pid]; ok {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-			// Orphans come here; one that is not a child yet answers
-			// ECHILD, and the next round tries again.
-			Reap(pid)
-		}
-		if len(known) == 0 {
+		if len(current) == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still there after SIGKILL: %s", describe(known))
+		for pid := range current {
+			unix.Kill(pid, unix.SIGKILL)
 		}
-		time.Sleep(poll)
+		left := make(map[int]bool)
+		for pid := range current {
+			left[pid] = true
+		}
+		for len(left) > 0 {
+			for pid := range left {
+				// Orphans come here; one that is not a child yet answers
+				// ECHILD, and the next round tries again.
+				Reap(pid)
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+					delete(left, pid) // gone: reaped here or by its own parent
+				}
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("still there after SIGKILL: %s", describe(left))
+			}
+			time.Sleep(poll)
+		}
 	}
 }
 
