@@ -46,9 +46,7 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	// -trimpath keeps the temporary directory out of what the compiler
-	// caches: the lab's packages compile once, not on every run.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOPROXY=off", "GOFLAGS=-trimpath")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOPROXY=off")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go %s in %s:\n%s", strings.Join(args, " "), dir, out)
 	return string(out)
