@@ -110,7 +110,9 @@ func requireChild(t *testing.T, pid int, comm string) int {
 	require.Truef(t, WaitUntil(t.Context(), Settle, func() bool {
 		kids, _ := proc.Children(pid)
 		for _, k := range kids {
-			if k.Comm == comm {
+			// The kernel names the process before exec has put its
+			// environment in place: wait for that too.
+			if env, err := proc.Environ(k.Pid); k.Comm == comm && err == nil && len(env) > 0 {
 				child = k.Pid
 				return true
 			}
