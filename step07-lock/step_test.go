@@ -540,12 +540,12 @@ func TestSecondCopyIsRefused(t *testing.T) {
 	s.RequireEcho()
 }
 
-// Test that twenty copies started at once leave one server: the others
+// Test that eight copies started at once leave one server: the others
 // exit non-zero with a message (recommendation 7).
 func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	const copies = 20
+	const copies = 8 // more add launches, not interleavings, on a few cores
 	results := make(chan daemontest.Result, copies)
 	errs := make(chan error, copies)
 	for range copies {

@@ -130,22 +130,7 @@ func readSources() {
 // a leftover, since a live test's daemons are its own children; it is
 // killed with its descendants.
 func killLeftovers() {
-	marked := reaper.MarkedAnywhere(harness.MarkerEnv + "=")
-	doomed := make(map[int]bool)
-	for pid, st := range marked {
-		if st.PPid == 1 {
-			doomed[pid] = true
-		}
-	}
-	for grew := true; grew; {
-		grew = false
-		for pid, st := range marked {
-			if !doomed[pid] && doomed[st.PPid] {
-				doomed[pid], grew = true, true
-			}
-		}
-	}
-	for pid := range doomed {
+	for pid := range reaper.MarkedOrphans(harness.MarkerEnv + "=") {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 }

@@ -147,11 +147,30 @@ func Marked(marker string) map[int]proc.Stat {
 	return marked(marker, descendants(os.Getpid()))
 }
 
-// MarkedAnywhere is Marked over every process on the machine, for what a
-// run that was killed from outside left behind: its daemons went to init.
-func MarkedAnywhere(marker string) map[int]proc.Stat {
+// MarkedOrphans returns the processes whose parent is init and whose
+// environment holds marker, with their descendants: what a run that was
+// killed from outside left behind, since its daemons went to init. Only
+// the children of init are read for the marker.
+func MarkedOrphans(marker string) map[int]proc.Stat {
 	all, _ := proc.All()
-	return marked(marker, all)
+	var orphans []proc.Stat
+	for _, st := range all {
+		if st.PPid == 1 {
+			orphans = append(orphans, st)
+		}
+	}
+	mine := marked(marker, orphans)
+	for grew := true; grew; {
+		grew = false
+		for _, st := range all {
+			if _, ok := mine[st.Pid]; !ok {
+				if _, ok := mine[st.PPid]; ok {
+					mine[st.Pid], grew = st, true
+				}
+			}
+		}
+	}
+	return mine
 }
 
 // descendants returns the processes below pid, found through each one's
