@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"daemon-steps/internal/harness"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
@@ -170,9 +171,12 @@ func findStep(root string, n int) (steps.Step, error) {
 
 // goBuild builds pkg into out with a plain go build, as a reader of the
 // tutorial would: the environment is the bench's own, so CGO_ENABLED and
-// the rest are whatever the reader has.
+// the rest are whatever the reader has. A package built before, unchanged,
+// comes from the cache of harness.BuildStep.
 func goBuild(ctx context.Context, dir, out, pkg string) error {
-	return command(ctx, dir, "go", "build", "-o", out, pkg)
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	return harness.BuildStep(ctx, filepath.Join(dir, pkg), out)
 }
 
 // command runs name in dir and returns its output with the error.

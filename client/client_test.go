@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"daemon-steps/internal/harness"
 )
 
 // runTimeout bounds one run of the client, so that a client that hangs
@@ -39,8 +41,8 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "client")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "client test: go build: %v\n%s", err, out)
+	if err := harness.BuildStep(context.Background(), ".", binary); err != nil {
+		fmt.Fprintf(os.Stderr, "client test: %v\n", err)
 		return 1
 	}
 	return m.Run()
