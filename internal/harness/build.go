@@ -21,18 +21,19 @@ import (
 
 // BuildStep builds the step (or lab) package in dir into the file out.
 //
-// The step tests, the tour and the labs build the same few programs again
-// and again, and linking one costs about a second of CPU: the largest part
-// of a test run. So each binary is also kept in the user's cache directory,
+// The step tests, the tour, the labs and the bench build the same few
+// programs again and again, and linking one costs about half a second of
+// CPU here. So each binary is also kept in the user's cache directory,
 // under a name made from everything its build reads: the Go version, the
-// environment variables that change a build, go.mod, go.sum and the
-// package's own .go files (a step is one package that imports only the
-// standard library and modules). An unchanged step is not built again, a
-// changed one gets an entry of its own, and entries unused for a week are
-// removed. out is a hard link to the entry, or a copy across file systems:
-// never a file that this process holds open for writing, which a process
-// forked meanwhile could keep open and make exec fail (ETXTBSY). The go
-// command runs with env added to this process's environment.
+// settings that change a build (environment and go env file), go.mod,
+// go.sum and the package's own .go files (a step is one package that
+// imports only the standard library and modules). An unchanged step is not
+// built again, a changed one gets an entry of its own, and entries unused
+// for a week are removed. out is a hard link to the entry (or, on another
+// file system, built there by go build): never a file that this process
+// holds open for writing, which a process forked meanwhile could keep open
+// and make exec fail (ETXTBSY). The go command runs with env added to this
+// process's environment.
 func BuildStep(ctx context.Context, dir, out string, env ...string) error {
 	key, err := buildKey(dir)
 	if err != nil {
@@ -108,6 +109,14 @@ func buildKey(dir string) (string, error) {
 	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	for _, v := range []string{"CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT", "GOAMD64", "GOARCH", "GOOS", "CC"} {
 		fmt.Fprintf(h, "%s=%s\n", v, os.Getenv(v))
+	}
+	// The same settings made with "go env -w" live in the go env file.
+	goenv := os.Getenv("GOENV")
+	if config, err := os.UserConfigDir(); goenv == "" && err == nil {
+		goenv = filepath.Join(config, "go", "env")
+	}
+	if b, err := os.ReadFile(goenv); err == nil {
+		h.Write(b)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
