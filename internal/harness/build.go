@@ -40,10 +40,13 @@ func BuildStep(ctx context.Context, dir, out string, env ...string) error {
 		return err
 	}
 	cache, err := os.UserCacheDir()
-	if err != nil {
-		return goBuild(ctx, dir, out, env)
+	if err == nil {
+		cache = filepath.Join(cache, "daemon-steps")
+		err = os.MkdirAll(cache, 0o755)
 	}
-	cache = filepath.Join(cache, "daemon-steps")
+	if err != nil {
+		return goBuild(ctx, dir, out, env) // no cache to keep it in
+	}
 	entry := filepath.Join(cache, key)
 	if !Exists(entry) {
 		if err := buildEntry(ctx, dir, cache, entry, env); err != nil {
@@ -64,9 +67,6 @@ func BuildStep(ctx context.Context, dir, out string, env ...string) error {
 // of one.
 func buildEntry(ctx context.Context, dir, cache, entry string, env []string) error {
 	pruneCache(cache)
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return fmt.Errorf("cache directory: %w", err)
-	}
 	tmp, err := os.MkdirTemp(cache, filepath.Base(entry)+".build")
 	if err != nil {
 		return fmt.Errorf("cache directory: %w", err)
