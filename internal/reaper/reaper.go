@@ -144,7 +144,8 @@ func Sweep() []int {
 // a daemon whose launcher has gone; only its descendants are read, not
 // every process on the machine.
 func Marked(marker string) map[int]proc.Stat {
-	return marked(marker, descendants(os.Getpid()))
+	below := descendants(os.Getpid())
+	return marked(marker, below, below)
 }
 
 // MarkedOrphans returns the processes whose parent is init and whose
@@ -159,18 +160,7 @@ func MarkedOrphans(marker string) map[int]proc.Stat {
 			orphans = append(orphans, st)
 		}
 	}
-	mine := marked(marker, orphans)
-	for grew := true; grew; {
-		grew = false
-		for _, st := range all {
-			if _, ok := mine[st.Pid]; !ok {
-				if _, ok := mine[st.PPid]; ok {
-					mine[st.Pid], grew = st, true
-				}
-			}
-		}
-	}
-	return mine
+	return marked(marker, orphans, all)
 }
 
 // descendants returns the processes below pid, found through each one's
@@ -189,11 +179,11 @@ func descendants(pid int) []proc.Stat {
 	return below
 }
 
-// marked picks from procs those whose environment holds marker, and their
-// descendants among procs.
-func marked(marker string, procs []proc.Stat) map[int]proc.Stat {
+// marked picks from candidates those whose environment holds marker, and
+// their descendants among procs.
+func marked(marker string, candidates, procs []proc.Stat) map[int]proc.Stat {
 	mine := make(map[int]proc.Stat)
-	for _, st := range procs {
+	for _, st := range candidates {
 		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
 		if err == nil && bytes.Contains(env, []byte(marker)) && st.Pid != os.Getpid() {
 			mine[st.Pid] = st
