@@ -60,18 +60,36 @@ func wrap(line string, limit int) []string {
 	}
 	var lines []string
 	current := indent
-	for _, word := range strings.Split(body, " ") {
-		switch {
-		case strings.TrimSpace(current) == "":
-			current += word
-		case width(current)+1+width(word) <= limit:
-			current += " " + word
-		default:
-			lines = append(lines, current)
-			current = more + word
+	for _, whole := range strings.Split(body, " ") {
+		for _, word := range pieces(whole, limit-width(more)) {
+			switch {
+			case strings.TrimSpace(current) == "":
+				current += word
+			case width(current)+1+width(word) <= limit:
+				current += " " + word
+			default:
+				lines = append(lines, current)
+				current = more + word
+			}
 		}
 	}
 	return append(lines, current)
+}
+
+// pieces cuts a word wider than n columns, such as a long path, into
+// pieces of n columns, so that no line is wider than the terminal. A word
+// with colour in it stays whole.
+func pieces(word string, n int) []string {
+	if n <= 0 || width(word) <= n || strings.Contains(word, "\x1b") {
+		return []string{word}
+	}
+	r := []rune(word)
+	var out []string
+	for len(r) > n {
+		out = append(out, string(r[:n]))
+		r = r[n:]
+	}
+	return append(out, string(r))
 }
 
 // isBox reports whether line is part of a box drawing.

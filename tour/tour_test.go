@@ -477,6 +477,16 @@ func TestWrapKeepsIndentation(t *testing.T) {
 	require.Equal(t, []string{"  one two three four", "      five six"}, got)
 	require.Equal(t, []string{"short"}, wrap("short", 0), "no limit")
 	require.Equal(t, []string{"│ a long box line stays whole │"}, wrap("│ a long box line stays whole │", 5))
+	path := "/root/.cache/go-build/1e/1eb24a547bcae64f/transcript"
+	long := wrap("  exe "+path, 20)
+	for _, l := range long {
+		require.LessOrEqualf(t, width(l), 20, "a path wider than the terminal is cut: %q", long)
+	}
+	var rejoined string
+	for _, l := range long {
+		rejoined += strings.TrimLeft(l, " ")
+	}
+	require.Equalf(t, "exe "+path, rejoined, "the pieces of a cut path put together are the path: %q", long)
 }
 
 // Test that boxes are rectangles, whatever their content.
