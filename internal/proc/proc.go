@@ -101,9 +101,9 @@ func All() ([]Stat, error) {
 // It reads /proc/PID/task/TID/children, one file per thread (a child
 // belongs to the thread that forked it), rather than the stat of every
 // process on the machine: a test polls this while hundreds of processes
-// run. Each file is read with one read(2) (readAtOnce), so that its list is
-// one pass of the kernel's. A kernel without those files (CONFIG_PROC_CHILDREN) gets
-// the scan of every process.
+// run. Each file is read with one read(2) (readAtOnce), so that its list
+// is one pass of the kernel's. A kernel without those files (built without
+// CONFIG_PROC_CHILDREN) gets the scan of every process.
 func Children(pid int) ([]Stat, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
