@@ -28,7 +28,7 @@ var info = map[int]stepInfo{
 		Hints: []string{
 			"Fields 6 (session) and 7 (tty_nr) of `/proc/PID/stat`, described in proc(5); `ps -o pid,ppid,pgid,sid,tty,comm -p PID` shows them too.",
 			"setsid(2), and what credentials(7) says about sessions and controlling terminals.",
-			"`script -qc './echod -socket /tmp/lab.sock' /dev/null` runs the launcher as a terminal's controlling process: is the server still there afterwards?",
+			"`script -qc 'exec ./echod -socket /tmp/lab.sock' /dev/null` runs the launcher as a terminal's controlling process: is the server still there afterwards?",
 			"Go cannot call fork(2) on its own; what it can do in a new process between fork and exec is listed in `go doc syscall.SysProcAttr`.",
 		},
 	},
