@@ -810,7 +810,7 @@ var priorityLine = regexp.MustCompile(`^<([0-7])>(.+)$`)
 func TestLogsToStderrWithPriorities(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	s.Socket = filepath.Join(s.Dir, "x\nFORGED: root logged in")
+	s.Socket = filepath.Join(s.Dir, "x\nFORGED: socket")
 	server, stderr := startWithStderr(t, s)
 	s.RequireEcho()
 	s.Signal(server, syscall.SIGTERM)
