@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 
@@ -189,14 +188,7 @@ func TestNewStyleNotReadableIsNeverAFailure(t *testing.T) {
 // Test that point c finds a pid file the process has open: the test's
 // own, here.
 func TestNewStyleSeesPidFile(t *testing.T) {
-	f, err := os.CreateTemp("", "pidfile")
-	require.NoError(t, err)
-	defer os.Remove(f.Name())
-	defer f.Close()
-	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	require.NoError(t, err)
-	snap, err := TakeSnapshot(os.Getpid())
-	require.NoError(t, err)
+	f, snap := snapshotWithPidFile(t)
 	c := checkNoPidFile(&Subject{Snap: snap})
 	t.Logf("%q %q", c.Value, c.Evidence)
 	require.Equalf(t, Fails, c.Mark, "the test has %s open, holding its pid %d: a pid file", f.Name(), os.Getpid())

@@ -130,17 +130,28 @@ func TestParseSyslog(t *testing.T) {
 	require.Error(t, err)
 }
 
+// snapshotWithPidFile opens a temporary file holding the test's own pid,
+// open until the test ends, and returns it with a snapshot of the test's
+// process: a process that has its pid file open.
+func snapshotWithPidFile(t *testing.T) (*os.File, Snapshot) {
+	t.Helper()
+	f, err := os.CreateTemp("", "pidfile")
+	require.NoError(t, err, "set-up: a temporary pid file")
+	t.Cleanup(func() {
+		f.Close()
+		os.Remove(f.Name())
+	})
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	require.NoError(t, err, "set-up: write the pid file %s", f.Name())
+	snap, err := TakeSnapshot(os.Getpid())
+	require.NoError(t, err, "set-up: a snapshot of the test's process %d", os.Getpid())
+	return f, snap
+}
+
 // Test that the pid file of a process the tour did not launch is found
 // among the files it has open, even outside /run.
 func TestPidFileFoundAmongOpenFiles(t *testing.T) {
-	f, err := os.CreateTemp("", "pidfile")
-	require.NoError(t, err)
-	defer os.Remove(f.Name())
-	defer f.Close()
-	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	require.NoError(t, err)
-	snap, err := TakeSnapshot(os.Getpid())
-	require.NoError(t, err)
+	f, snap := snapshotWithPidFile(t)
 	c := checkPidFile(&Subject{Snap: snap})
 	t.Logf("%q %v", c.Value, c.Evidence)
 	require.Equalf(t, Holds, c.Mark, "the test's open file %s holds its pid", f.Name())
