@@ -755,6 +755,12 @@ func waitServer(t testing.TB, s *daemontest.Sandbox, msg string, args ...any) (s
 		server = pid
 		return err == nil && daemontest.Alive(pid)
 	}, daemontest.LaunchTimeout, 5*time.Millisecond, msg, args...)
+	// The test may wait for the server's exit status (WaitExit). A server
+	// that put itself in the background is no process the test started,
+	// and another test's sweep could reap it first; claim it, as the
+	// sandbox's ServerPid does.
+	reaper.Claim(server)
+	t.Cleanup(func() { reaper.Release(server) })
 	return server
 }
 
