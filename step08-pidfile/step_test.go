@@ -511,6 +511,7 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 // names the server's pid on the file's inode (recommendation 7).
 func TestServerLocksPidFile(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	var st unix.Stat_t
@@ -532,6 +533,7 @@ func TestServerLocksPidFile(t *testing.T) {
 // socket (recommendation 7).
 func TestSecondCopyIsRefused(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	first, _ := s.Start()
 	second := s.Run(s.Command(s.Flags()...))
@@ -557,6 +559,7 @@ func TestRefusalNamesServerPid(t *testing.T) {
 // exit non-zero with a message (recommendation 7).
 func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	const copies = 8 // more add launches, not interleavings, on a few cores
 	results := make(chan daemontest.Result, copies)
@@ -594,7 +597,7 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 // link leads to) is left as it was (recommendation 7).
 func TestPidFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
-	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
+	requireRefusesNonRegularFile(t, "pidfile", 7, func(s *daemontest.Sandbox) string { return s.PidFile })
 }
 
 // Test that a pid file another user owns, or that group or others may
@@ -610,6 +613,7 @@ func TestPidFileMustBePrivate(t *testing.T) {
 // -flag when it is writable by group or others, or (as root) owned by
 // another user, and leaves it as it was.
 func requireRefusesForeignFile(t *testing.T, flag string, step int, pathOf func(*daemontest.Sandbox) string) {
+	daemontest.RequireFlag(t, flag, step)
 	for name, create := range map[string]func(path string) error{
 		"writable by others": func(path string) error { return writeWithMode(path, 0o666) },
 		"writable by group":  func(path string) error { return writeWithMode(path, 0o620) },
@@ -657,6 +661,7 @@ func TestKeepsSocketSomeoneServes(t *testing.T) {
 	t.Parallel()
 	t.Run("another copy with another pid file", func(t *testing.T) {
 		t.Parallel()
+		daemontest.RequireFlag(t, "pidfile", 7)
 		s := daemontest.New(t)
 		first, _ := s.Start()
 		inode := inodeOf(t, s.Socket)
@@ -694,7 +699,8 @@ func inodeOf(t *testing.T, path string) uint64 {
 // with one line, when the file its -flag names is a symbolic link, a
 // directory, a FIFO or a device (/dev/null), and that it leaves the file
 // as it was. pathOf gives the flag's path in a sandbox.
-func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemontest.Sandbox) string) {
+func requireRefusesNonRegularFile(t *testing.T, flag string, step int, pathOf func(*daemontest.Sandbox) string) {
+	daemontest.RequireFlag(t, flag, step)
 	for name, create := range map[string]func(path, dir string) error{
 		"symbolic link": func(path, dir string) error {
 			target := filepath.Join(dir, "precious")
@@ -720,10 +726,10 @@ func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemon
 			before := snapshot(t, path)
 			devNull := snapshot(t, "/dev/null")
 			r := s.Run(s.Command(args...))
-			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(7))
+			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(step))
 			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at -"+flag)
-			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(7))
-			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(7))
+			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(step))
+			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(step))
 			var left []int
 			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a %s at -%s, no server may run; running: %v", name, flag, &left)
 		})

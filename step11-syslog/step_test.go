@@ -514,6 +514,7 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 // names the server's pid on the file's inode (recommendation 7).
 func TestServerLocksPidFile(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	var st unix.Stat_t
@@ -535,6 +536,7 @@ func TestServerLocksPidFile(t *testing.T) {
 // socket (recommendation 7).
 func TestSecondCopyIsRefused(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	first, _ := s.Start()
 	second := s.Run(s.Command(s.Flags()...))
@@ -560,6 +562,7 @@ func TestRefusalNamesServerPid(t *testing.T) {
 // exit non-zero with a message (recommendation 7).
 func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	const copies = 8 // more add launches, not interleavings, on a few cores
 	results := make(chan daemontest.Result, copies)
@@ -597,7 +600,7 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 // link leads to) is left as it was (recommendation 7).
 func TestPidFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
-	requireRefusesNonRegularFile(t, "pidfile", func(s *daemontest.Sandbox) string { return s.PidFile })
+	requireRefusesNonRegularFile(t, "pidfile", 7, func(s *daemontest.Sandbox) string { return s.PidFile })
 }
 
 // Test that a pid file another user owns, or that group or others may
@@ -613,6 +616,7 @@ func TestPidFileMustBePrivate(t *testing.T) {
 // -flag when it is writable by group or others, or (as root) owned by
 // another user, and leaves it as it was.
 func requireRefusesForeignFile(t *testing.T, flag string, step int, pathOf func(*daemontest.Sandbox) string) {
+	daemontest.RequireFlag(t, flag, step)
 	for name, create := range map[string]func(path string) error{
 		"writable by others": func(path string) error { return writeWithMode(path, 0o666) },
 		"writable by group":  func(path string) error { return writeWithMode(path, 0o620) },
@@ -660,6 +664,7 @@ func TestKeepsSocketSomeoneServes(t *testing.T) {
 	t.Parallel()
 	t.Run("another copy with another pid file", func(t *testing.T) {
 		t.Parallel()
+		daemontest.RequireFlag(t, "pidfile", 7)
 		s := daemontest.New(t)
 		first, _ := s.Start()
 		inode := inodeOf(t, s.Socket)
@@ -697,7 +702,8 @@ func inodeOf(t *testing.T, path string) uint64 {
 // with one line, when the file its -flag names is a symbolic link, a
 // directory, a FIFO or a device (/dev/null), and that it leaves the file
 // as it was. pathOf gives the flag's path in a sandbox.
-func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemontest.Sandbox) string) {
+func requireRefusesNonRegularFile(t *testing.T, flag string, step int, pathOf func(*daemontest.Sandbox) string) {
+	daemontest.RequireFlag(t, flag, step)
 	for name, create := range map[string]func(path, dir string) error{
 		"symbolic link": func(path, dir string) error {
 			target := filepath.Join(dir, "precious")
@@ -723,10 +729,10 @@ func requireRefusesNonRegularFile(t *testing.T, flag string, pathOf func(*daemon
 			before := snapshot(t, path)
 			devNull := snapshot(t, "/dev/null")
 			r := s.Run(s.Command(args...))
-			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(7))
+			require.NotEqualf(t, 0, r.Code, "-%s %s, a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, path, name, r.Stdout, see(step))
 			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at -"+flag)
-			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(7))
-			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(7))
+			require.Equalf(t, before, snapshot(t, path), "the %s at -%s %s must be left as it was; %s", name, flag, path, see(step))
+			require.Equalf(t, devNull, snapshot(t, "/dev/null"), "/dev/null must be left as it was; %s", see(step))
 			var left []int
 			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a %s at -%s, no server may run; running: %v", name, flag, &left)
 		})
@@ -1000,6 +1006,7 @@ const (
 // (recommendation 11).
 func TestLogsStartAndStopToSyslog(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
 	s := daemontest.New(t)
 	logs := s.ListenSyslog()
 	server, _ := s.Start()
@@ -1019,6 +1026,7 @@ func TestLogsStartAndStopToSyslog(t *testing.T) {
 // the failure of a second copy to take the lock (recommendation 11).
 func TestLogsErrorsToSyslog(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
 	s := daemontest.New(t)
 	logs := s.ListenSyslog()
 	first, _ := s.Start()
@@ -1034,6 +1042,8 @@ func TestLogsErrorsToSyslog(t *testing.T) {
 // file (recommendation 11).
 func TestLogsToFileWithoutSyslog(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
+	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	s.Signal(server, syscall.SIGTERM)
@@ -1052,7 +1062,7 @@ func TestLogsToFileWithoutSyslog(t *testing.T) {
 // leads to) is left as it was (recommendation 11).
 func TestLogFileMustBeRegularFile(t *testing.T) {
 	t.Parallel()
-	requireRefusesNonRegularFile(t, "log", func(s *daemontest.Sandbox) string { return s.Log })
+	requireRefusesNonRegularFile(t, "log", 11, func(s *daemontest.Sandbox) string { return s.Log })
 }
 
 // Test that a -log file another user owns, or that group or others may
@@ -1068,6 +1078,7 @@ func TestLogFileMustBePrivate(t *testing.T) {
 // one line naming it (recommendation 11).
 func TestLogInMissingDirectoryIsRefused(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	missing := filepath.Join(s.Dir, "missing", "log")
 	r := s.Run(s.Command(append(s.Flags(), "-log", missing)...))
@@ -1099,6 +1110,8 @@ func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
 // the -log file, with the server's pid.
 func TestStalledSyslogMessagesGoToFile(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
+	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	deaf := fillSyslogQueue(t, s)
 	defer deaf.Close()
@@ -1141,6 +1154,8 @@ func fillSyslogQueue(t *testing.T, s *daemontest.Sandbox) *net.UnixConn {
 // may start with "FORGED", and the refused launcher says why in one line.
 func TestPathsCannotForgeLogLines(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
+	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	socket := filepath.Join(s.Dir, "x\nFORGED: socket")
 	pidfile := filepath.Join(s.Dir, "p\nFORGED: pid file")
@@ -1162,6 +1177,7 @@ func TestPathsCannotForgeLogLines(t *testing.T) {
 // that appears later (recommendation 11).
 func TestUsesSyslogStartedLater(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
 	s := daemontest.New(t)
 	server, _ := s.Start() // nothing listens at -syslog yet: the start goes to the file
 	logs := s.ListenSyslog()
@@ -1176,6 +1192,7 @@ func TestUsesSyslogStartedLater(t *testing.T) {
 // descriptor 2 and exit (recommendation 11).
 func TestRuntimeDumpGoesToLogFile(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	s.Signal(server, syscall.SIGQUIT)
@@ -1190,6 +1207,7 @@ func TestRuntimeDumpGoesToLogFile(t *testing.T) {
 // message (recommendation 11).
 func TestRsyslogReceivesServerLog(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
 		t.Skip("rsyslogd is missing: apt-get install rsyslog")

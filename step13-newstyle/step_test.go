@@ -586,6 +586,7 @@ func liveWorkers(t *testing.T, server int) []int {
 // processes).
 func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
 	s := daemontest.New(t)
 	const max, clients = 2, 5
 	server, _ := startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", strconv.Itoa(max))...))
@@ -625,6 +626,7 @@ func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
 // and prlimit (util-linux).
 func TestSurvivesProcessLimit(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
 	if os.Geteuid() != 0 {
 		t.Skip("only root can start the server as another user")
 	}
@@ -692,6 +694,7 @@ func TestClientGoingAwayIsNotLogged(t *testing.T) {
 // flag, and a non-zero exit (recommendation 12's cap).
 func TestRejectsBadMaxWorkers(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
 	s := daemontest.New(t)
 	for _, n := range []string{"0", "-3"} {
 		r := s.Run(s.Command(append(s.Flags(), "-maxworkers", n)...))

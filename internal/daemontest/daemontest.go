@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,8 +136,24 @@ func killLeftovers() {
 	}
 }
 
-// HasFlag reports whether the program under test has the flag name.
-func HasFlag(name string) bool { return flags[name] }
+// RequireFlag fails the test unless the program has the flag name, which
+// step adds. A launch passes only the flags the program has (Flags), so
+// that a step's tests also run on the steps before it; without this check,
+// a test of -pidfile on a program that has none would report that a
+// pid file was not refused, though it was never given.
+func RequireFlag(t testing.TB, name string, step int) {
+	t.Helper()
+	if flags[name] {
+		return
+	}
+	var have []string
+	for f := range flags {
+		have = append(have, "-"+f)
+	}
+	sort.Strings(have)
+	t.Fatalf("the program must have a -%s flag; its usage lists only %s (step %02d adds it: see step %02d's README.md, \"What the test checks\")",
+		name, strings.Join(have, ", "), step, step)
+}
 
 // Sandbox is one test's own directory, socket, pid file and logs.
 type Sandbox struct {
