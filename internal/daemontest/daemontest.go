@@ -163,6 +163,7 @@ type Sandbox struct {
 	harness.Paths
 	leaked string              // the file LeakDescriptor left open, if any
 	syslog *harness.SyslogSink // the stand-in syslog daemon, if bound
+	server int                 // the server ServerPid last found, if any
 }
 
 // New creates a sandbox for t and arranges that, when t ends, every process
@@ -252,8 +253,9 @@ func requireStarted(t testing.TB, launch Result) {
 func (s *Sandbox) ServerPid() int {
 	s.t.Helper()
 	pid, err := PeerPid(s.Socket)
-	require.NoErrorf(s.t, err, "once the launcher has returned, a server must listen on -socket %s (the test asks the listener's pid with SO_PEERCRED)", s.Socket)
+	require.NoErrorf(s.t, err, "once the launcher has returned, a server must listen on -socket %s (the test asks the listener's pid with SO_PEERCRED); %s", s.Socket, noListener(err))
 	s.t.Logf("server: pid %d listens on %s", pid, s.Socket)
+	s.server = pid
 	// The test may wait for the server's exit status (WaitExit): no other
 	// test's sweep may reap it first. The claim ends before the sandbox's
 	// own clean-up, which runs last.
@@ -277,8 +279,31 @@ func (s *Sandbox) RequireEcho() {
 	s.t.Helper()
 	msg := []byte("hello, " + s.t.Name() + "\n")
 	got, err := Echo(s.Socket, msg)
-	require.NoErrorf(s.t, err, "the server must echo a line through %s: connect, send, half-close, and read until the server closes", s.Socket)
+	require.NoErrorf(s.t, err, "the server must echo a line through %s: connect, send, half-close, and read until the server closes; %s", s.Socket, s.serverState(err))
 	require.Equalf(s.t, string(msg), string(got), "the server on %s must send back the line it got", s.Socket)
+}
+
+// noListener says what a failed connection to a socket means.
+func noListener(err error) string {
+	switch {
+	case errors.Is(err, unix.ECONNREFUSED):
+		return "the socket file is there, but no process accepts on it: the server has exited, or was killed"
+	case errors.Is(err, unix.ENOENT):
+		return "there is no socket file: the server never listened there, or removed it"
+	}
+	return "it could not be reached"
+}
+
+// serverState says, after an echo failed with err, what became of the
+// server that ServerPid found: the first thing to know when an echo fails.
+func (s *Sandbox) serverState(err error) string {
+	switch {
+	case s.server == 0:
+		return noListener(err)
+	case !Alive(s.server):
+		return fmt.Sprintf("the server %d that listened there has exited, or was killed", s.server)
+	}
+	return fmt.Sprintf("the server %d is still running", s.server)
 }
 
 // Stat reads /proc/PID/stat, failing the test if it cannot.
