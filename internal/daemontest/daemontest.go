@@ -78,12 +78,7 @@ func RunTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if sources, err = harness.BuildInputs("."); err != nil {
-		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
-		return 1
-	}
-	Binary = filepath.Join(dir, "echod")
-	if err := harness.BuildStep(context.Background(), ".", Binary); err != nil {
+	if Binary, err = programUnderTest(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
@@ -100,6 +95,54 @@ func RunTests(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// ProgramEnv names the environment variable that gives the tests a
+// program to grade instead of the Go package in their directory: any
+// executable, such as the C companion built for the same step
+// (ECHOD=/path/to/echod go test ./step07-lock/). Tests that apply only to
+// the Go program skip under it (RequireGoProgram).
+const ProgramEnv = "ECHOD"
+
+// External reports whether the program under test was given through
+// ProgramEnv rather than built from the directory's Go package.
+func External() bool { return os.Getenv(ProgramEnv) != "" }
+
+// programUnderTest returns the program to test: the one ProgramEnv names,
+// or else the package in the current directory, built into dir.
+func programUnderTest(dir string) (string, error) {
+	if given := os.Getenv(ProgramEnv); given != "" {
+		path, err := filepath.Abs(given)
+		if err != nil {
+			return "", fmt.Errorf("%s=%q: %w", ProgramEnv, given, err)
+		}
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return "", fmt.Errorf("%s=%q: not an executable file", ProgramEnv, given)
+		}
+		// Go's test cache keys on the files a test opens: reading the
+		// program makes a rebuilt one rerun the tests.
+		sources = []string{path}
+		return path, nil
+	}
+	var err error
+	if sources, err = harness.BuildInputs("."); err != nil {
+		return "", err
+	}
+	binary := filepath.Join(dir, "echod")
+	if err := harness.BuildStep(context.Background(), ".", binary); err != nil {
+		return "", err
+	}
+	return binary, nil
+}
+
+// RequireGoProgram skips the test when the program under test was given
+// from outside (ProgramEnv): what it checks belongs to the Go program
+// alone (why says what), not to the property the step teaches.
+func RequireGoProgram(t testing.TB, why string) {
+	t.Helper()
+	if External() {
+		t.Skipf("only for the Go program, not %s=%s: %s", ProgramEnv, os.Getenv(ProgramEnv), why)
+	}
 }
 
 // sources lists the files that go build reads to make Binary
