@@ -18,13 +18,13 @@
 // README, gets a section "The code, step by step" appended, markers and all.
 // Text outside the markers is never changed.
 //
-// With -check it exits with status 1, naming each README whose diff is
-// missing or not the one the code gives. It also holds every step to the
-// tutorial's size: a step may add at most 90 lines to the step before
-// (git diff --no-index --numstat, summed over every file but tests and
-// Markdown: testdata and unit files count), except the few in mayAddMore,
-// whose READMEs say why. A step over it fails the check, in one line that
-// names the two steps and the count.
+// It also writes every excerpt of the code that a Markdown file in the
+// repository quotes (excerpt.go): a README walks through its step's code
+// idea by idea, and each excerpt is the code as it is.
+//
+// With -check it writes nothing and exits with status 1, naming each
+// README whose diff is missing or not the one the code gives, and each
+// excerpt that is not what its file holds now.
 package main
 
 import (
@@ -37,7 +37,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"daemon-steps/internal/steps"
@@ -47,20 +46,6 @@ const (
 	beginMarker = "<!-- BEGIN GENERATED DIFF -->"
 	endMarker   = "<!-- END GENERATED DIFF -->"
 )
-
-// maxAdded is how many lines a step may add to the step before: one
-// recommendation fits in it.
-const maxAdded = 90
-
-// mayAddMore lists the steps that may add more than maxAdded lines.
-var mayAddMore = map[int]bool{
-	// Reaping brings a cap on the workers and the logging of how they end:
-	// step12-reap/README.md, "Longer than a step should be".
-	12: true,
-	// A chapter of its own, step 12 rewritten as a new-style daemon:
-	// step13-newstyle/README.md, "The code, step by step".
-	13: true,
-}
 
 // section is what a README without the markers gets at its end; the block
 // goes between the markers.
@@ -117,16 +102,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			status = 1
 			continue
 		}
-		if *check && !mayAddMore[step.N] {
-			n, err := addedLines(*root, prev, step)
-			if err != nil {
-				fmt.Fprintf(stderr, "stepdiff: %s: %v\n", step.Name, err)
-				status = 1
-			} else if n > maxAdded {
-				fmt.Fprintf(stderr, "stepdiff: %s adds %d lines to %s, more than the %d a step may add (tests and Markdown left out)\n", step.Name, n, prev.Name, maxAdded)
-				status = 1
-			}
-		}
 		diff, err := stepDiff(*root, prev, step)
 		if err != nil {
 			fmt.Fprintf(stderr, "stepdiff: %s: %v\n", step.Name, err)
@@ -167,11 +142,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote the diff into %s\n", readme)
 		changed++
 	}
+	n, err := writeExcerpts(*root, *check, stdout, stderr)
+	if err != nil {
+		status = 1
+		stale = stale || *check
+	}
 	switch {
 	case stale:
 		fmt.Fprintf(stderr, "stepdiff: run go run ./internal/stepdiff to bring them up to date\n")
 	case status == 0 && changed == 0:
-		fmt.Fprintf(stdout, "stepdiff: the diffs in %d step READMEs are current\n", max(len(list)-1, 0))
+		fmt.Fprintf(stdout, "stepdiff: the diffs in %d step READMEs and %d excerpts are current\n", max(len(list)-1, 0), n)
 	}
 	return status
 }
@@ -215,46 +195,6 @@ func side(step steps.Step, name string) string {
 		return "/dev/null"
 	}
 	return step.Name + "/" + name
-}
-
-// addedLines returns how many lines step adds to prev: the added lines of
-// git diff --no-index --numstat over the two directories, files named
-// *_test.go or *.md left out. A binary file adds none.
-func addedLines(root string, prev, step steps.Step) (int, error) {
-	out, err := git(root, "--numstat", "-z", "--", prev.Name, step.Name)
-	if err != nil || out == "" {
-		return 0, err
-	}
-	// Each file is "ADDED\tDELETED\tPATH\x00", or "ADDED\tDELETED\t\x00OLD\x00NEW\x00"
-	// when git pairs two paths (NEW is /dev/null for a removed file).
-	fields := strings.Split(strings.TrimSuffix(out, "\x00"), "\x00")
-	total := 0
-	for i := 0; i < len(fields); i++ {
-		counts := strings.SplitN(fields[i], "\t", 3)
-		if len(counts) != 3 {
-			return 0, fmt.Errorf("git diff --numstat: unexpected %q", fields[i])
-		}
-		name := counts[2]
-		if name == "" && i+2 < len(fields) {
-			name = fields[i+2]
-			if name == "/dev/null" {
-				name = fields[i+1]
-			}
-			i += 2
-		}
-		if base := filepath.Base(name); strings.HasSuffix(base, "_test.go") || strings.HasSuffix(base, ".md") {
-			continue
-		}
-		if counts[0] == "-" {
-			continue // binary
-		}
-		n, err := strconv.Atoi(counts[0])
-		if err != nil {
-			return 0, fmt.Errorf("git diff --numstat: unexpected %q", fields[i])
-		}
-		total += n
-	}
-	return total, nil
 }
 
 // gitDiff runs git diff --no-index from old to new in root, as a patch.
@@ -348,4 +288,50 @@ func fenced(diff string) string {
 	}
 	fence := strings.Repeat("`", max(3, longest+1))
 	return fence + "diff\n" + diff + fence + "\n"
+}
+
+// writeExcerpts brings every excerpt in the repository's Markdown files up
+// to date, or with check only reports the stale ones, and returns how many
+// excerpts there are. It reports each file it wrote on stdout, and each
+// problem on stderr.
+func writeExcerpts(root string, check bool, stdout, stderr io.Writer) (int, error) {
+	files, err := markdownFiles(root)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepdiff: %v\n", err)
+		return 0, err
+	}
+	count := 0
+	var failed error
+	for _, name := range files {
+		path := filepath.Join(root, name)
+		old, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "stepdiff: %v\n", err)
+			failed = err
+			continue
+		}
+		updated, n, err := withExcerpts(string(old), filepath.Dir(path))
+		count += n
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(stderr, "stepdiff: %s: %s\n", name, line)
+			}
+			failed = err
+		}
+		if updated == string(old) {
+			continue
+		}
+		if check {
+			fmt.Fprintf(stderr, "stepdiff: %s: an excerpt is not what its file holds now\n", name)
+			failed = errors.New("stale excerpt")
+			continue
+		}
+		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
+			fmt.Fprintf(stderr, "stepdiff: %v\n", err)
+			failed = err
+			continue
+		}
+		fmt.Fprintf(stdout, "wrote the excerpts in %s\n", name)
+	}
+	return count, failed
 }

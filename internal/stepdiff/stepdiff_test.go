@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,44 +142,38 @@ func TestFenceOutgrowsBackquotes(t *testing.T) {
 	require.Equal(t, "```diff\n+a ` b\n```\n", fenced("+a ` b\n"))
 }
 
-// Test that -check fails, in one line naming both steps and the count, when
-// a step adds more than 90 lines to the step before; that tests and
-// Markdown do not count, removed lines neither, and every other file does,
-// testdata too; that a step with nothing new passes; and that steps 12 and 13, whose READMEs say why, may add
-// more.
-func TestCheckLimitsLinesAdded(t *testing.T) {
-	lines := func(n int, text string) string { return strings.Repeat(text+"\n", n) }
-	code := "package main\n\nfunc main() {}\n" + lines(180, "// step 01")
-	files := map[string]string{"go.mod": "module example\n", "step01-s/main.go": code}
-	// Step 02 adds 90 lines, and 600 of tests and Markdown: it passes.
-	code += lines(90, "// step 02")
-	files["step02-s/main.go"] = code
-	files["step02-s/step_test.go"] = "package main\n" + lines(300, "// test")
-	files["step02-s/NOTES.md"] = lines(300, "notes")
-	// Step 03 adds 90 lines of code and one of testdata: 91.
-	code += lines(90, "// step 03")
-	files["step03-s/main.go"] = code
-	files["step03-s/testdata/input.txt"] = "one line\n"
-	// Step 04 removes 450 lines and adds 90: it passes.
-	code = "package main\n\nfunc main() {}\n" + lines(90, "// step 04")
-	files["step04-s/main.go"] = code
-	// Step 05 is step 04 again; steps 06 to 13 add 200 lines each: only 12
-	// and 13 may.
-	files["step05-s/main.go"] = code
-	for n := 6; n <= 13; n++ {
-		code += lines(200, fmt.Sprintf("// step %02d", n))
-		files[fmt.Sprintf("step%02d-s/main.go", n)] = code
-	}
+// Test that an excerpt's code block is written from the lines of its file
+// that its expressions name, the whole file without them; that -check then
+// passes, and fails, naming the README, once the code has changed; and that
+// an excerpt whose expression matches nothing is an error naming its line.
+func TestWritesExcerptsFromCode(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, files)
-	status, _ := stepdiff(t, root)
-	require.Equal(t, 0, status, "writing the diffs checks no size")
-
+	code := "package main\n\nfunc main() {\n\tserve()\n}\n\nfunc serve() {}\n"
+	readme := "# One\n\nThe start:\n\n" +
+		"[embedmd]:# (main.go go /^func main/ /^}/)\n```go\nold\n```\n\nAll of it:\n\n" +
+		"[embedmd]:# (main.go go)\n````go\n````\n\nAfter.\n"
+	writeTree(t, root, map[string]string{
+		"go.mod":               "module example\n",
+		"step01-one/main.go":   code,
+		"step01-one/README.md": readme,
+	})
+	code1, _ := stepdiff(t, root)
+	require.Equal(t, 0, code1)
+	got, err := os.ReadFile(filepath.Join(root, "step01-one/README.md"))
+	require.NoError(t, err)
+	require.Equal(t, "# One\n\nThe start:\n\n"+
+		"[embedmd]:# (main.go go /^func main/ /^}/)\n```go\nfunc main() {\n\tserve()\n}\n```\n\nAll of it:\n\n"+
+		"[embedmd]:# (main.go go)\n````go\n"+code+"````\n\nAfter.\n", string(got))
 	status, stderr := stepdiff(t, root, "-check")
+	require.Equal(t, 0, status, "a current excerpt passes: %s", stderr)
+
+	writeTree(t, root, map[string]string{"step01-one/main.go": strings.Replace(code, "serve()\n}", "serve(1)\n}", 1)})
+	status, stderr = stepdiff(t, root, "-check")
 	require.Equal(t, 1, status)
-	want := "stepdiff: step03-s adds 91 lines to step02-s, more than the 90 a step may add (tests and Markdown left out)\n"
-	for n := 6; n <= 11; n++ {
-		want += fmt.Sprintf("stepdiff: step%02d-s adds 200 lines to step%02d-s, more than the 90 a step may add (tests and Markdown left out)\n", n, n-1)
-	}
-	require.Equal(t, want, stderr, "one line for each step over 90 lines but 12 and 13, and no word of stale diffs")
+	require.Contains(t, stderr, "step01-one/README.md: an excerpt is not what its file holds now")
+
+	writeTree(t, root, map[string]string{"step01-one/README.md": "[embedmd]:# (main.go go /^func gone/ /^}/)\n```go\n```\n"})
+	status, stderr = stepdiff(t, root)
+	require.Equal(t, 1, status)
+	require.Contains(t, stderr, "step01-one/README.md: line 1: excerpt of main.go: no line matches /^func gone/")
 }
