@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,6 +15,11 @@ import (
 const priorityErr, priorityInfo = 3<<3 | 3, 3<<3 | 6 // facility daemon<<3 | severity
 
 var daemonLog = &logger{} // the server's logger; before startLogging, it counts losses
+
+// logError and logInfo log with priority err and info (recommendation 11).
+func logError(format string, args ...any) { daemonLog.send(priorityErr, format, args...) }
+
+func logInfo(format string, args ...any) { daemonLog.send(priorityInfo, format, args...) }
 
 // logger sends each message to syslog (RFC 3164), or else to the -log file.
 type logger struct {
@@ -65,4 +73,15 @@ func sendSyslog(path, datagram string) error {
 	}
 	defer unix.Close(sock)
 	return unix.Sendto(sock, []byte(datagram), unix.MSG_DONTWAIT, &unix.SockaddrUnix{Name: path})
+}
+
+// oneLine escapes the control characters in s, a newline above all, so
+// that a message stays one line whatever path it quotes: the launcher reads
+// one line, and a newline in a log could start a forged entry.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	quoted := strconv.Quote(s)
+	return quoted[1 : len(quoted)-1]
 }
