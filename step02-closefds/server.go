@@ -17,8 +17,8 @@ const (
 	maxAcceptDelay = time.Second
 )
 
-// errStartFailed reports that the server could not start. It has told the
-// launcher why, and the launcher prints the reason.
+// errStartFailed reports that the server could not start. The launcher
+// has been told why, on the notification pipe, and prints the reason.
 var errStartFailed = errors.New("the server could not start")
 
 // server is what the running server holds.
