@@ -35,7 +35,9 @@ func runServer(cfg config) error {
 	if err != nil {
 		return errStartFailed
 	}
-	// Closing the file, or letting the garbage collector do so, frees the lock.
+	// The lock lasts while the pid file is open: srv.lock keeps it
+	// referenced, so that no finalizer closes it early, and this Close
+	// releases the lock once the server stops serving.
 	defer srv.lock.Close()
 	return srv.serve()
 }

@@ -39,9 +39,9 @@ func runServer(cfg config) error {
 		logError("cannot start: %v", err)
 		return errStartFailed
 	}
-	logInfo("started: pid %d listens on %q", os.Getpid(), cfg.socket)
-	// Closing the file, or letting the garbage collector do so, frees the lock:
-	// shutdown closes it, last.
+	// The lock lasts while the pid file is open: srv.lock keeps it
+	// referenced, so that no finalizer closes it early, and shutdown
+	// closes it, last.
 	defer srv.shutdown()
 	return srv.serve()
 }
