@@ -63,7 +63,8 @@ func startServer(cfg config) (*server, error) {
 	signal.Ignore(unix.SIGHUP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
-	// Recommendation 11: from here on, messages go to syslog.
+	// Recommendation 11: from here on, messages go to syslog, or to the
+	// -log file when syslog cannot take them.
 	if err := startLogging(cfg.syslog, cfg.logfile); err != nil {
 		return nil, err
 	}

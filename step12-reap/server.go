@@ -72,7 +72,8 @@ func startServer(cfg config) (*server, error) {
 	// Recommendation 12: hear when a worker exits, to reap it.
 	children := make(chan os.Signal, 1)
 	signal.Notify(children, unix.SIGCHLD)
-	// Recommendation 11: from here on, messages go to syslog.
+	// Recommendation 11: from here on, messages go to syslog, or to the
+	// -log file when syslog cannot take them.
 	if err := startLogging(cfg.syslog, cfg.logfile); err != nil {
 		return nil, err
 	}
