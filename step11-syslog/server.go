@@ -39,6 +39,7 @@ func runServer(cfg config) error {
 		logError("cannot start: %v", err)
 		return errStartFailed
 	}
+	logInfo("started: pid %d listens on %q", os.Getpid(), cfg.socket)
 	// The lock lasts while the pid file is open: srv.lock keeps it
 	// referenced, so that no finalizer closes it early, and shutdown
 	// closes it, last.
@@ -56,10 +57,11 @@ func startServer(cfg config) (*server, error) {
 	// Recommendation 10: ignore the signals a daemon has no use for. It has
 	// no terminal to hang up (SIGHUP) or to stop it for job control
 	// (SIGTSTP, SIGTTIN, SIGTTOU), and a client that goes away must cost a
-	// failed write, not the server's life (SIGPIPE). An ignored disposition
-	// inherited from the launcher is not enough: the Go runtime installs
-	// its own handlers at start. SIGTERM and SIGINT are caught instead, and
-	// the main loop shuts down cleanly.
+	// failed write, not the server's life (SIGPIPE). The server sets this
+	// itself rather than rely on what it inherits from the launcher: the Go
+	// runtime keeps an inherited SIG_IGN for the first four, but installs
+	// its own SIGPIPE handler at start. SIGTERM and SIGINT are caught
+	// instead, and the main loop shuts down cleanly.
 	signal.Ignore(unix.SIGHUP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)

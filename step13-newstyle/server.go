@@ -60,10 +60,11 @@ func startServer(cfg config) (*server, error) {
 	// Recommendation 10: ignore the signals a daemon has no use for. It has
 	// no terminal to hang up (SIGHUP) or to stop it for job control
 	// (SIGTSTP, SIGTTIN, SIGTTOU), and a client that goes away must cost a
-	// failed write, not the server's life (SIGPIPE). An ignored disposition
-	// inherited from whoever started it is not enough: the Go runtime
-	// installs its own handlers at start. SIGTERM and SIGINT are caught instead, and
-	// the main loop shuts down cleanly.
+	// failed write, not the server's life (SIGPIPE). The server sets this
+	// itself rather than rely on what it inherits from whoever started it: the Go
+	// runtime keeps an inherited SIG_IGN for the first four, but installs
+	// its own SIGPIPE handler at start. SIGTERM and SIGINT are caught
+	// instead, and the main loop shuts down cleanly.
 	signal.Ignore(unix.SIGHUP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
