@@ -1192,6 +1192,7 @@ func TestUsesSyslogStartedLater(t *testing.T) {
 // descriptor 2 and exit (recommendation 11).
 func TestRuntimeDumpGoesToLogFile(t *testing.T) {
 	t.Parallel()
+	daemontest.RequireGoProgram(t, "SIGQUIT's dump of every goroutine is the Go runtime's; a C program dies of SIGQUIT without a word")
 	daemontest.RequireFlag(t, "log", 11)
 	s := daemontest.New(t)
 	server, _ := s.Start()
