@@ -3,6 +3,7 @@
 //
 //	go run ./lab -step 7 -o DIR [-solution]
 //	go run ./lab -check [-step N]
+//	go run ./lab -check -lang c [-step N]
 //
 // -step takes a step's number, with or without its leading zero (8, 08),
 // or its directory's name (step08-pidfile).
@@ -22,6 +23,10 @@
 // that step N added, then puts step N's code in place and requires every
 // test to pass. It prints one line per step and exits 1 if any breaks the
 // rule.
+//
+// -check -lang c checks the C companion (c/echod.c) the same way: built
+// for step N it passes step N's tests, and built for step N-1 it fails only
+// the tests step N adds (lab/clang.go).
 //
 // LABS.md at the top of the repository is the instructor's guide.
 package main
@@ -52,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	solution := fl.Bool("solution", false, "also write step N's code into DIR/"+solutionDir+", for the instructor")
 	checkAll := fl.Bool("check", false, "check that each step's lab fails on its new tests only and passes with the step's code")
 	root := fl.String("root", "", "the repository's top `directory` (default: found from the working directory)")
+	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c; with -check only, for now)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n")
 		fl.PrintDefaults()
@@ -91,6 +97,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*root = r
 	}
 
+	if *checkAll && *lang == "c" {
+		return checkC(*root, step, stdout, stderr)
+	}
+	if *lang != "go" {
+		return fail(refuse("-lang %q: go, or c with -check", *lang))
+	}
 	if *checkAll {
 		return check(*root, step, stepName, stdout, stderr)
 	}
