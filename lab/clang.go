@@ -170,3 +170,118 @@ func goTestProgram(root, name, pkg, binary string) (*testRun, error) {
 	}
 	return run, nil
 }
+
+// generateC writes the C lab that o asks for: the Go lab of step N (its
+// tests, the packages they import, its README), with step N-1's C in
+// place of step N-1's Go code, printed for that step alone (unifdef) into
+// DIR/c, a
+// Makefile that builds it as echod, and a set-up that points the tests at
+// that binary (ECHOD), so that "make && go test ./..." grades it. With
+// -solution, DIR/_solution holds step N's C.
+func generateC(o options) (*lab, error) {
+	if o.step < 2 || o.step > cLastStep {
+		return nil, refuse("-step %d -lang c: the C companion has labs for steps 02 to %02d", o.step, cLastStep)
+	}
+	l, err := generate(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{o.dir, filepath.Join(o.dir, solutionDir)} {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			// The Go code, and the tests inside package main that use it.
+			if name := e.Name(); strings.HasSuffix(name, ".go") && (isCode(name) || strings.HasSuffix(name, "_internal_test.go")) {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	write := func(path, text string) error { return os.WriteFile(filepath.Join(o.dir, path), []byte(text), 0o644) }
+	// In a directory of its own: go refuses a package directory that holds
+	// C files without using cgo.
+	if err := os.Mkdir(filepath.Join(o.dir, "c"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := printC(o.root, o.step-1, filepath.Join(o.dir, "c", "echod.c")); err != nil {
+		return nil, err
+	}
+	if o.solution {
+		if err := printC(o.root, o.step, filepath.Join(o.dir, solutionDir, "echod.c")); err != nil {
+			return nil, err
+		}
+	}
+	if err := write("Makefile", cLabMakefile); err != nil {
+		return nil, err
+	}
+	if err := write(filepath.Join("internal", "daemontest", "clab.go"), cLabSetup); err != nil {
+		return nil, err
+	}
+	readme, err := os.ReadFile(filepath.Join(o.dir, "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	if err := write("README.md", fmt.Sprintf(cLabReadme, o.step-1, o.step)+string(readme)); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// printC writes step n's C alone to path: unifdef -DSTEP=n c/echod.c.
+func printC(root string, n int, path string) error {
+	cmd := exec.Command("unifdef", fmt.Sprintf("-DSTEP=%d", n), "-o", path, filepath.Join(root, cSource))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		err = nil // unifdef says 1 when it removed lines, as here
+	}
+	if err != nil {
+		return fmt.Errorf("unifdef (Debian package unifdef) -DSTEP=%d %s: %v %s", n, cSource, err, out)
+	}
+	return nil
+}
+
+// cLabMakefile builds the lab's C as echod, which the tests run.
+const cLabMakefile = `CC     ?= cc
+CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror
+
+echod: c/echod.c
+	$(CC) $(CFLAGS) -o $@ c/echod.c
+
+test: echod
+	go test -count=1 ./...
+
+.PHONY: test
+`
+
+// cLabSetup points the lab's tests at the C program that make builds.
+const cLabSetup = `package daemontest
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// A C lab: unless ECHOD says otherwise, the tests grade the program that
+// "make" builds beside them, ./echod.
+func init() {
+	if os.Getenv(ProgramEnv) == "" {
+		if path, err := filepath.Abs("echod"); err == nil {
+			os.Setenv(ProgramEnv, path)
+		}
+	}
+}
+`
+
+// cLabReadme heads the lab's README: this lab is in C.
+const cLabReadme = "# This lab is in C\n\n" +
+	"`c/echod.c` is step %02d of the C companion; make it step %02d, then grade it:\n\n" +
+	"    make && go test ./...\n\n" +
+	"The tests below run against `./echod`, which make builds. Where the text below\n" +
+	"speaks of Go files, read c/echod.c (the solution, with -solution: _solution/echod.c).\n\n"

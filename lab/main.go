@@ -3,6 +3,7 @@
 //
 //	go run ./lab -step 7 -o DIR [-solution]
 //	go run ./lab -check [-step N]
+//	go run ./lab -step 7 -lang c -o DIR [-solution]
 //	go run ./lab -check -lang c [-step N]
 //
 // -step takes a step's number, with or without its leading zero (8, 08),
@@ -57,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	solution := fl.Bool("solution", false, "also write step N's code into DIR/"+solutionDir+", for the instructor")
 	checkAll := fl.Bool("check", false, "check that each step's lab fails on its new tests only and passes with the step's code")
 	root := fl.String("root", "", "the repository's top `directory` (default: found from the working directory)")
-	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c; with -check only, for now)")
+	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n")
 		fl.PrintDefaults()
@@ -100,13 +101,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *checkAll && *lang == "c" {
 		return checkC(*root, step, stdout, stderr)
 	}
-	if *lang != "go" {
-		return fail(refuse("-lang %q: go, or c with -check", *lang))
+	if *lang != "go" && *lang != "c" {
+		return fail(refuse("-lang %q: go or c", *lang))
 	}
 	if *checkAll {
 		return check(*root, step, stepName, stdout, stderr)
 	}
-	l, err := generate(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
+	gen := generate
+	if *lang == "c" {
+		gen = generateC
+	}
+	l, err := gen(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
 	if err != nil {
 		return fail(err)
 	}
