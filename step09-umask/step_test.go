@@ -25,6 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/daemontest"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/reaper"
 )
@@ -82,7 +84,7 @@ func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 	large := make([]byte, 4<<20)
 	rand.Read(large)
 	for name, data := range map[string][]byte{"empty": {}, "every byte value": every, "4 MiB": large} {
-		got, err := daemontest.Echo(s.Socket, data)
+		got, err := launch.Echo(s.Socket, data)
 		require.NoErrorf(t, err, "%s: the echo through %s must end when the server closes, after the client's half-close; %s", name, s.Socket, see(1))
 		require.Truef(t, bytes.Equal(data, got), "%s: the echo must return every byte sent: sent %d bytes, got %d back; %s", name, len(data), len(got), see(1))
 	}
@@ -212,8 +214,8 @@ func TestRejectsBadCommandLines(t *testing.T) {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "-socket %s (%s): the refused start must create nothing there; %s", path, name, see(1))
 	}
-	require.Truef(t, daemontest.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
-	got, err := daemontest.PeerPid(s.Socket)
+	require.Truef(t, launch.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
+	got, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(t, err, "the running server %d must still answer on %s; %s", server, s.Socket, see(1))
 	require.Equalf(t, server, got, "the running server %d must still be the one listening on %s; pid %d listens there; %s", server, s.Socket, got, see(1))
 }
@@ -292,13 +294,13 @@ func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
 	s := daemontest.New(t)
 	cmd := s.Command(s.Flags()...)
 	leaked := s.LeakDescriptor(cmd)
-	t.Logf("the launcher inherits %s as descriptor %d", leaked, daemontest.LeakedFd)
+	t.Logf("the launcher inherits %s as descriptor %d", leaked, launch.LeakedFd)
 	server, _ := s.StartFrom(cmd)
 	fds, err := proc.Fds(server)
 	require.NoErrorf(t, err, "read /proc/%d/fd", server)
 	for _, fd := range proc.SortedFds(fds) {
 		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], daemontest.LeakedFd, see(2))
+		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], launch.LeakedFd, see(2))
 	}
 }
 
@@ -327,11 +329,11 @@ func TestServerSurvivesTerminalHangup(t *testing.T) {
 	term.Control(cmd)
 	server, _ := s.StartFrom(cmd)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server started from a shell with job control, as in a
@@ -350,7 +352,7 @@ func TestServerLeavesJobControlShellSession(t *testing.T) {
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
 // jobControlShell runs the program with the sandbox's flags from bash with
@@ -460,7 +462,7 @@ func TestKillingSessionGroupSparesServer(t *testing.T) {
 		t.Logf("kill: %v (no process is left in group %d)", err, sid)
 	}
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
+	require.Truef(t, launch.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
 }
 
 // Test that the server's standard input, output and error are /dev/null
@@ -491,9 +493,9 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	defer r.Close()
 	cmd := s.Command(s.Flags()...)
 	cmd.Stdout, cmd.Stderr = w, w
-	launch := s.Run(cmd)
+	launcher := s.Run(cmd)
 	w.Close()
-	require.Equalf(t, 0, launch.Code, "the launcher must exit with status 0; it exited %d; %s", launch.Code, see(1))
+	require.Equalf(t, 0, launcher.Code, "the launcher must exit with status 0; it exited %d; %s", launcher.Code, see(1))
 
 	eof := make(chan []byte, 1)
 	go func() {
@@ -503,8 +505,8 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	select {
 	case out := <-eof:
 		t.Logf("the launcher's output, to end-of-file: %q", out)
-	case <-time.After(daemontest.Settle):
-		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", daemontest.Settle, see(6))
+	case <-time.After(launch.Settle):
+		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", launch.Settle, see(6))
 	}
 }
 
@@ -563,7 +565,7 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	const copies = 8 // more add launches, not interleavings, on a few cores
-	results := make(chan daemontest.Result, copies)
+	results := make(chan launch.Result, copies)
 	errs := make(chan error, copies)
 	for range copies {
 		go func() {
@@ -780,7 +782,7 @@ func TestKillByPidFileStopsServer(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `kill $(cat "$0")`, s.PidFile)
 	out, err := reaper.CombinedOutput(cmd)
 	require.NoErrorf(t, err, "kill $(cat %s) must succeed: %s; %s", s.PidFile, out, see(8))
-	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, daemontest.Settle, see(8))
+	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, launch.Settle, see(8))
 }
 
 // Test that start-stop-daemon --stop --pidfile stops the server
@@ -797,7 +799,7 @@ func TestStartStopDaemonStopsServer(t *testing.T) {
 	// soon as it exits, or start-stop-daemon would find its zombie and wait
 	// for it to die, as it would for a server no one reaps.
 	exited := make(chan error, 1)
-	go func() { _, err := reaper.WaitExit(server, daemontest.Settle+5*time.Second); exited <- err }()
+	go func() { _, err := reaper.WaitExit(server, launch.Settle+5*time.Second); exited <- err }()
 	out, err := reaper.CombinedOutput(exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5"))
 	t.Logf("start-stop-daemon --stop --pidfile %s: %s", s.PidFile, out)
 	require.NoErrorf(t, err, "start-stop-daemon --stop --pidfile %s must succeed: %s; %s", s.PidFile, out, see(8))
@@ -814,7 +816,7 @@ func TestStartsAfterKill9(t *testing.T) {
 	s.HoldConnection()
 
 	s.Signal(first, syscall.SIGKILL)
-	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, launch.Settle)
 	second, _ := s.Start()
 	require.NotEqualf(t, first, second, "after kill -9, a new server must listen on %s, not %d; %s", s.Socket, first, see(8))
 	b, err := os.ReadFile(s.PidFile)
@@ -904,7 +906,7 @@ func BenchmarkConnection(b *testing.B) {
 	s.Start()
 	msg := []byte("hello\n")
 	for b.Loop() {
-		got, err := daemontest.Echo(s.Socket, msg)
+		got, err := launch.Echo(s.Socket, msg)
 		if err != nil || !bytes.Equal(got, msg) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
