@@ -27,6 +27,7 @@ import (
 	"daemon-steps/internal/launch"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/reaper"
 )
 
@@ -53,10 +54,8 @@ func TestLauncherReturnsWhileServerServes(t *testing.T) {
 func TestServerParentIsNotLauncher(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, launch := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, launch.Pid, st.PPid, "the server's parent must no longer be the launcher (pid %d): the launcher returns and leaves the server to init; %s", launch.Pid, see(1))
-	require.Containsf(t, []int{1, os.Getpid()}, st.PPid, "the server's parent (field 4 of /proc/%d/stat) must be init (1) or the test process (%d), a child subreaper; it is %d; %s", server, os.Getpid(), st.PPid, see(1))
+	server, _ := s.Start()
+	s.RequireHolds(property.Parent, server)
 }
 
 // Test that the launcher names the server's pid and socket in one line.
@@ -295,12 +294,7 @@ func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
 	leaked := s.LeakDescriptor(cmd)
 	t.Logf("the launcher inherits %s as descriptor %d", leaked, launch.LeakedFd)
 	server, _ := s.StartFrom(cmd)
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for _, fd := range proc.SortedFds(fds) {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], launch.LeakedFd, see(2))
-	}
+	s.RequireHolds(property.InheritedFd, server)
 }
 
 // Test that the server, though started from a shell in a terminal, has no
@@ -310,11 +304,9 @@ func TestServerHasNoControllingTerminal(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	term := s.OpenTerminal()
-	shell := term.Shell(s, s.Flags()...)
+	term.Shell(s, s.Flags()...)
 	server := s.ServerPid()
-	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, started from %s; %s", server, st.TtyNr, term.Name, see(3))
-	require.NotEqualf(t, shell, st.Session, "the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
+	s.RequireHolds(property.NoTerminal, server)
 }
 
 // Test that the server survives when the launcher, the controlling process
@@ -345,9 +337,8 @@ func TestServerLeavesJobControlShellSession(t *testing.T) {
 	term := s.OpenTerminal()
 	shell := jobControlShell(t, s, term)
 	server := s.ServerPid()
-	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "started from a shell with job control (pid %d) on %s, which still holds it, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, and the server sits in process group %d of session %d: the launcher's job, now in the background, which the shell no longer lists; %s", shell, term.Name, server, st.TtyNr, st.Pgrp, st.Session, see(3))
-	require.NotEqualf(t, shell, st.Session, "started from a shell with job control, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
+	t.Logf("started from bash with job control (pid %d) on %s, which still holds it: a server that kept the terminal would sit in the launcher's job, now in the background, which the shell no longer lists", shell, term.Name)
+	s.RequireHolds(property.NoTerminal, server)
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
@@ -386,6 +377,7 @@ func jobControlShell(t *testing.T, s *daemontest.Sandbox, term *daemontest.Termi
 	require.NoErrorf(t, err, "set-up: bash records $- in %s.flags", status)
 	require.Containsf(t, string(flags), "m", "set-up: bash on %s must have job control on ($- holds m); $- is %q", term.Name, strings.TrimSpace(string(flags)))
 	require.Equalf(t, "0", code, "the program started from bash on %s must exit with status 0; it exited %s", term.Name, code)
+	s.FromShell(cmd.Process.Pid, term)
 	return cmd.Process.Pid
 }
 
@@ -396,10 +388,7 @@ func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	cmd := s.Command(s.Flags()...)
 	cmd.Dir = s.Dir
 	server, _ := s.StartFrom(cmd)
-	cwd, err := proc.Cwd(server)
-	require.NoErrorf(t, err, "read /proc/%d/cwd", server)
-	t.Logf("/proc/%d/cwd -> %s", server, cwd)
-	require.Equalf(t, "/", cwd, "the server must work in /: /proc/%d/cwd -> %s (the launch directory was %s); %s", server, cwd, s.Dir, see(4))
+	s.RequireHolds(property.RootDir, server)
 }
 
 // Test that paths given relative to the launch directory still mean that
@@ -441,9 +430,7 @@ func TestServerLeadsGroupNotSession(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, server, st.Session, "the server must not lead its session (field 6 of /proc/%d/stat must not be %d), or opening a terminal could make it the controlling one; %s", server, server, see(5))
-	require.Equalf(t, server, st.Pgrp, "the server must lead a process group of its own: field 5 (pgrp) of /proc/%d/stat must be %d; it is %d; %s", server, server, st.Pgrp, see(5))
+	s.RequireHolds(property.OwnGroup, server)
 }
 
 // Test that signalling the server's session as a process group, as
@@ -470,15 +457,7 @@ func TestStandardFilesAreDevNull(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for fd := 0; fd <= 2; fd++ {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		if fd == 2 && fds[fd] == s.Log {
-			continue // from step 11 the server's errors go to its -log file
-		}
-		require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
-	}
+	s.RequireHolds(property.StdFiles, server) // from step 11, 2 may be the -log file
 }
 
 // Test that a caller reading the launcher's output, as out=$(echod) does,
@@ -516,18 +495,7 @@ func TestServerLocksPidFile(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	var st unix.Stat_t
-	require.NoErrorf(t, unix.Stat(s.PidFile, &st), "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
-	locks, err := proc.Locks()
-	require.NoError(t, err, "read /proc/locks")
-	var holders []int
-	for _, l := range locks {
-		if l.Inode == st.Ino && l.Major == unix.Major(st.Dev) && l.Minor == unix.Minor(st.Dev) && l.Access == "WRITE" {
-			t.Logf("/proc/locks: %s %s pid %d on inode %d", l.Kind, l.Access, l.Pid, l.Inode)
-			holders = append(holders, l.Pid)
-		}
-	}
-	require.Equalf(t, []int{server}, holders, "/proc/locks must show one write lock on the pid file %s (inode %d), taken by the server %d itself; the pids of the write locks on it are %v; %s", s.PidFile, st.Ino, server, holders, see(7))
+	s.RequireHolds(property.Lock, server)
 }
 
 // Test that a second copy started with the same pid file exits non-zero
@@ -767,10 +735,7 @@ func TestPidFileHoldsServerPid(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	b, err := os.ReadFile(s.PidFile)
-	require.NoErrorf(t, err, "the pid file -pidfile %s must exist; %s", s.PidFile, see(8))
-	t.Logf("cat %s: %q", s.PidFile, b)
-	require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "the pid file %s must hold the server's pid %d and a newline; it holds %q; %s", s.PidFile, server, b, see(8))
+	s.RequireHolds(property.PidFile, server)
 }
 
 // Test that kill $(cat PIDFILE) stops the server (recommendation 8).

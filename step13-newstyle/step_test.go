@@ -32,6 +32,7 @@ import (
 	"daemon-steps/internal/launch"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/reaper"
 )
 
@@ -333,10 +334,7 @@ func TestServerUmaskIs027(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server := startUnderUmask000(t, s)
-	status, err := proc.Status(server)
-	require.NoErrorf(t, err, "read /proc/%d/status", server)
-	t.Logf("/proc/%d/status: Umask: %s", server, status["Umask"])
-	require.Equalf(t, "0027", status["Umask"], "started under umask 000, the server must run with umask 027: /proc/%d/status has Umask: %s; %s", server, status["Umask"], see(9))
+	s.RequireHolds(property.Umask, server)
 }
 
 // Test that no file the server creates under umask 000 is writable by
@@ -379,17 +377,8 @@ func TestServerIgnoresExtraneousSignals(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := start(t, s)
-	status, err := proc.Status(server)
-	require.NoErrorf(t, err, "read /proc/%d/status", server)
-	t.Logf("/proc/%d/status: SigIgn: %s", server, status["SigIgn"])
-	signals := []syscall.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE}
-	for _, sig := range signals {
-		ignored, err := proc.SignalIgnored(status["SigIgn"], int(sig))
-		require.NoErrorf(t, err, "read SigIgn: %s of /proc/%d/status", status["SigIgn"], server)
-		require.Truef(t, ignored, "the server must ignore %s (signal %d): bit %d of SigIgn: %s in /proc/%d/status is clear (SigCgt: %s: caught is not ignored); %s",
-			unix.SignalName(sig), int(sig), int(sig)-1, status["SigIgn"], server, status["SigCgt"], see(10))
-	}
-	for _, sig := range signals {
+	s.RequireHolds(property.Signals, server)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE} {
 		s.Signal(server, sig)
 		s.RequireEcho()
 		st := s.Stat(server)
@@ -429,20 +418,6 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
-// zombies returns the children of pid that have exited and not been
-// reaped.
-func zombies(t *testing.T, pid int) []int {
-	kids, err := proc.Children(pid)
-	require.NoErrorf(t, err, "read the children of %d from /proc", pid)
-	var z []int
-	for _, k := range kids {
-		if k.State == 'Z' {
-			z = append(z, k.Pid)
-		}
-	}
-	return z
-}
-
 // Test that 50 connections opened and closed at once leave no zombie child
 // of the server (recommendation 12).
 func TestNoZombiesAfterManyConnections(t *testing.T) {
@@ -461,11 +436,7 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 	}
 	t.Logf("opened and closed %d connections", n)
 	s.RequireEcho() // the server has started a worker for each
-	var left []int
-	s.Eventually(func() bool {
-		left = zombies(t, server)
-		return len(left) == 0
-	}, "after %d connections closed, the server %d must reap every worker; these children are still zombies (state Z in /proc/PID/stat): %v; %s", n, server, &left, see(12))
+	s.EventuallyHolds(property.NoZombies, server)
 }
 
 // Test that on SIGTERM the server ends its workers and reaps them before it

@@ -25,6 +25,7 @@ import (
 	"reflect"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -641,9 +642,9 @@ func (s *Sandbox) Subject(server int) *property.Subject {
 // lines read) and where to read.
 func (s *Sandbox) RequireHolds(p *property.Property, server int) {
 	s.t.Helper()
-	c := p.Check(s.Subject(server))
-	s.t.Logf("property %d (%s) of server %d: %s\n  %s", p.N, p.Column, server, c.Value, strings.Join(c.Evidence, "\n  "))
-	require.Equalf(s.t, property.Holds, c.Mark, "%s", failure(p, server, c))
+	if c := p.Judge(s.Subject(server)); c.Mark != property.Holds {
+		require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold", "%s", failure(p, server, c))
+	}
 }
 
 // EventuallyHolds waits up to launch.Settle for property p of server to
@@ -652,9 +653,9 @@ func (s *Sandbox) EventuallyHolds(p *property.Property, server int) {
 	s.t.Helper()
 	var c property.Cell
 	deadline := time.Now().Add(launch.Settle)
-	for c = p.Check(s.Subject(server)); c.Mark != property.Holds; c = p.Check(s.Subject(server)) {
+	for c = p.Judge(s.Subject(server)); c.Mark != property.Holds; c = p.Judge(s.Subject(server)) {
 		if time.Now().After(deadline) {
-			require.FailNowf(s.t, "not so within "+launch.Settle.String(), "%s", failure(p, server, c))
+			require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold within "+launch.Settle.String(), "%s", failure(p, server, c))
 		}
 		time.Sleep(launch.Poll)
 	}
@@ -673,6 +674,6 @@ func failure(p *property.Property, server int, c property.Cell) string {
 	if c.Why != "" {
 		why = " (" + c.Why + ")"
 	}
-	return fmt.Sprintf("property %d, %s: the server %d must be such that %s.\nSeen: %s%s\nEvidence:\n  %s\nBy hand: $ %s\nSee step %02d's README.md, \"What the test checks\", and PROPERTIES.md, row %02d; the check is %s in internal/property.",
+	return fmt.Sprintf("property %d (%s) of the server %d.\nExpected: %s.\nSeen: %s%s\nEvidence:\n  %s\nBy hand: $ %s\nSee step %02d's README.md, \"What the test checks\", and PROPERTIES.md, row %02d; the check is %s in internal/property.",
 		p.N, p.Column, server, p.Claim, c.Value, why, strings.Join(c.Evidence, "\n  "), c.Command, p.N, p.N, funcName(p.Check))
 }

@@ -85,6 +85,7 @@ type Seen struct {
 	Manager  string // the command that started a new-style daemon
 
 	// What was seen once the connections were made.
+	Connections    string      // the connections made before looking, in words
 	WorkersSettled bool        // the workers of the closed connections had all exited
 	Tree           []proc.Stat // every process of the sandbox
 	PidFileText    string
@@ -367,6 +368,7 @@ func (sb *Session) Exercise(ctx context.Context) {
 	if sb.held, err = HoldConnection(sb.Socket); err != nil {
 		sb.Problem("hold a connection open: %v", err)
 	}
+	sb.Connections = fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", Opened, Opened-1)
 	live := 0
 	if sb.held != nil {
 		live = 1

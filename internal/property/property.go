@@ -135,15 +135,29 @@ func Check(s *Subject) [len(Properties)]Cell {
 		var c Cell
 		if s.Launch != nil && s.Launch.NewStyle && p.ByManager != "" {
 			c = managerCell(s, p)
+			if c.Command == "" {
+				c.Command = p.commandFor(s)
+			}
 		} else {
-			c = p.Check(s)
-		}
-		if c.Command == "" {
-			c.Command = strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
+			c = p.Judge(s)
 		}
 		cells[i] = c
 	}
 	return cells
+}
+
+// Judge checks p of s, and says how to see it by hand.
+func (p *Property) Judge(s *Subject) Cell {
+	c := p.Check(s)
+	if c.Command == "" {
+		c.Command = p.commandFor(s)
+	}
+	return c
+}
+
+// commandFor is p's command by hand for the process of s.
+func (p *Property) commandFor(s *Subject) string {
+	return strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
 }
 
 // managerCell is property p of a new-style daemon, for which the service
@@ -746,7 +760,7 @@ func signals(s *Subject) Cell {
 		if l.Term != nil {
 			ev = append(ev, l.Term.String())
 			ok = ok && l.Term.Clean()
-		} else {
+		} else if l.TermSkipped != "" {
 			ev = append(ev, "not sent SIGTERM: "+l.TermSkipped)
 		}
 	}
@@ -829,7 +843,9 @@ func zombies(s *Subject) Cell {
 		return markIf(len(zombies) == 0, value, ev...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", launch.Opened, launch.Opened-1)}, ev...)
+	if l.Connections != "" {
+		ev = append([]string{l.Connections}, ev...)
+	}
 	if !l.WorkersSettled {
 		return notShown(fmt.Sprintf("its workers had not all finished within %v", launch.Settle), ev...)
 	}
