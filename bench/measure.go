@@ -62,6 +62,7 @@ func Run(ctx context.Context, opt Options, p *progress) (*Report, error) {
 	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
 	}
+	launch.ResetInheritedSignals()
 	if opt.Root == "" {
 		cwd, err := os.Getwd()
 		if err != nil {

@@ -59,6 +59,7 @@ func Tour(ctx context.Context, opt Options) (*Report, error) {
 	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
 	}
+	launch.ResetInheritedSignals()
 	list, err := chooseSteps(opt)
 	if err != nil {
 		return nil, err

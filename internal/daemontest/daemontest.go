@@ -65,6 +65,9 @@ func RunTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
+	// The tests judge the signals a server ignores itself, not those the
+	// shell that ran go test ignored (nohup).
+	launch.ResetInheritedSignals()
 	killLeftovers()
 	dir, err := os.MkdirTemp("", "daemontest")
 	if err != nil {
@@ -389,13 +392,15 @@ func (s *Sandbox) killAll() {
 	reaper.Sweep() // orphans that exited before anything marked them
 }
 
-// liveChildren returns the children of the test process that still run.
-func liveChildren() []int {
-	var live []int
+// liveChildren describes the children of the test process that still run:
+// pid, name, state and command line, so that a leak says whose it was.
+func liveChildren() []string {
+	var live []string
 	kids, _ := proc.Children(os.Getpid())
 	for _, k := range kids {
 		if k.State != 'Z' {
-			live = append(live, k.Pid)
+			args, _ := proc.Cmdline(k.Pid)
+			live = append(live, fmt.Sprintf("%d (%s, state %c: %s)", k.Pid, k.Comm, k.State, strings.Join(args, " ")))
 		}
 	}
 	return live

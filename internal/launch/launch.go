@@ -19,10 +19,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/reaper"
@@ -311,4 +314,30 @@ func readBack(f *os.File) string {
 	}
 	b, _ := os.ReadFile(f.Name())
 	return string(b)
+}
+
+// defaultSignals are the signals whose default action the properties are
+// about: a server must ignore them itself (recommendation 10), or die of
+// them where a step says it does.
+var defaultSignals = []os.Signal{unix.SIGHUP, unix.SIGPIPE, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGUSR1, unix.SIGUSR2}
+
+// ResetInheritedSignals makes every program this process launches start
+// with defaultSignals at their default action, whatever this process
+// inherited. A test run from a shell started with nohup inherits SIGHUP
+// ignored, and exec passes an ignored signal on, to the launcher and so
+// to the server: a server that never ignores SIGHUP itself would pass
+// recommendation 10's test. exec resets a caught signal to its default, so
+// this process catches (and drops) each signal it inherited ignored, which
+// keeps it as deaf to them as before.
+func ResetInheritedSignals() {
+	var ignored []os.Signal
+	for _, sig := range defaultSignals {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig)
+		}
+	}
+	if len(ignored) > 0 {
+		signal.Notify(make(chan os.Signal, 1), ignored...)
+	}
 }
