@@ -633,7 +633,7 @@ func (s *Sandbox) Subject(server int) *property.Subject {
 	require.NoErrorf(s.t, err, "read /proc/%d: the server %d must still run", server, server)
 	in := &launch.Setup{Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked}
 	seen := &launch.Seen{
-		Tour: os.Getpid(), Terminal: s.termName, Shell: s.shell,
+		Tour: os.Getpid(), TourName: "test process", Terminal: s.termName, Shell: s.shell,
 		Launcher: s.launch.Pid, Status: s.launch.Code, Server: server,
 		WorkersSettled: true, // a test looks once it has made sure they have
 		SyslogSink:     s.syslog,

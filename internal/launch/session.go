@@ -76,6 +76,7 @@ type Setup struct {
 // sandbox.
 type Seen struct {
 	Tour     int    // the launching program's pid (the tour, or a test): a child subreaper
+	TourName string // what it is: "tour", "test process"
 	Terminal string // the pseudo-terminal the shell ran on
 	Shell    int    // the shell: session leader, controlling process; 0 if none
 	Launcher int    // the launcher's pid; it has gone by the time of the snapshot
@@ -236,7 +237,7 @@ func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session
 			// A step that ships a unit file is a new-style daemon.
 			NewStyle: isNewStyle(step.Dir),
 		},
-		Seen: Seen{Tour: os.Getpid()},
+		Seen: Seen{Tour: os.Getpid(), TourName: "tour"},
 	}
 	var err error
 	if sb.Flags, err = ProgramFlags(ctx, binary, MarkedEnv(dir)); err != nil {

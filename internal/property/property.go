@@ -29,7 +29,7 @@ import (
 type Mark int
 
 const (
-	// NotShown: the tour could not tell, and Cell.Why says why. It is never
+	// NotShown: the check could not tell, and Cell.Why says why. It is never
 	// a guess in disguise: "needs a launch" is one.
 	NotShown Mark = iota
 	Holds
@@ -44,7 +44,7 @@ const (
 	Manager
 )
 
-// Cell is what the tour found out about one property of one process.
+// Cell is what a check found out about one property of one process.
 type Cell struct {
 	Value    string   // what it observed, short: "ppid 1", "tty pts/3", "umask 0027"
 	Mark     Mark     // whether the property holds
@@ -114,8 +114,8 @@ var (
 var Properties = [...]*Property{Parent, InheritedFd, NoTerminal, RootDir, OwnGroup, StdFiles,
 	Lock, PidFile, Umask, Signals, Syslog, NoZombies}
 
-// Subject is a process to check: what /proc showed of it and, when the tour
-// launched it, what the launch showed.
+// Subject is a process to check: what /proc showed of it and, when the caller
+// (the tour, a test) launched it, what the launch showed.
 type Subject struct {
 	Snap   launch.Snapshot
 	Launch *Launch // nil for a process the caller did not start (tour -pid)
@@ -273,8 +273,8 @@ func parent(s *Subject) Cell {
 	value := fmt.Sprintf("ppid %d", st.PPid)
 	switch st.PPid {
 	case l.Tour:
-		value += " (tour)"
-		ev = append(ev, fmt.Sprintf("pid %d is the tour itself, a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned below it comes to it instead of init, so that it can reap it", l.Tour))
+		value += " (" + l.TourName + ")"
+		ev = append(ev, fmt.Sprintf("pid %d is the %s itself, a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned below it comes to it instead of init, so that it can reap it", l.Tour, l.TourName))
 	case 1:
 		value += " (init)"
 	}
