@@ -522,20 +522,10 @@ func pss(pid int) (int, error) {
 // waitWorkersGone waits, for a bounded time, until every worker of pid has
 // exited, so that its CPU time can be counted.
 func waitWorkersGone(pid int) {
-	deadline := time.Now().Add(launch.CleanupTimeout)
-	for time.Now().Before(deadline) {
+	launch.WaitUntil(context.Background(), launch.CleanupTimeout, func() bool {
 		kids, _ := proc.Children(pid)
-		live := 0
-		for _, k := range kids {
-			if k.State != 'Z' {
-				live++
-			}
-		}
-		if live == 0 {
-			return
-		}
-		time.Sleep(settlePoll)
-	}
+		return !slices.ContainsFunc(kids, func(k proc.Stat) bool { return k.State != 'Z' })
+	})
 }
 
 func median(d []time.Duration) time.Duration {

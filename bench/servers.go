@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"fmt"
@@ -20,11 +19,9 @@ import (
 	"daemon-steps/internal/steps"
 )
 
-// How often the bench looks again; the time limits are internal/launch's.
-const (
-	launchPoll = 100 * time.Microsecond
-	settlePoll = 5 * time.Millisecond
-)
+// How often the bench looks for a new server; the time limits are
+// internal/launch's.
+const launchPoll = 100 * time.Microsecond
 
 // cKey is the server every ratio is taken to.
 const cKey = "c"
@@ -196,18 +193,15 @@ func describeBinary(ctx context.Context, srv *Server) error {
 	} else if interpreted {
 		srv.Linked = "dynamic"
 	}
-	srv.Flags = make(map[string]bool)
+	srv.Flags = map[string]bool{"socket": true}
 	if !srv.Daemon || srv.Key == cKey {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, launch.StartTimeout)
 	defer cancel()
-	// The usage goes to standard error, with status 0 for -h.
-	out, _ := exec.CommandContext(ctx, srv.Binary, "-h").CombinedOutput()
-	for _, f := range []string{"pidfile", "log", "syslog"} {
-		srv.Flags[f] = bytes.Contains(out, []byte("-"+f+" "))
-	}
-	return nil
+	var err error
+	srv.Flags, err = launch.ProgramFlags(ctx, srv.Binary, cleanEnviron())
+	return err
 }
 
 // newSandbox makes dir, where one launch of a server keeps its files.
@@ -222,17 +216,7 @@ func (srv *Server) args(sb launch.Paths) []string {
 	if srv.Key == cKey {
 		return []string{srv.Binary, sb.Socket}
 	}
-	args := []string{srv.Binary, "-socket", sb.Socket}
-	if srv.Flags["pidfile"] {
-		args = append(args, "-pidfile", sb.PidFile)
-	}
-	if srv.Flags["log"] {
-		args = append(args, "-log", sb.Log)
-	}
-	if srv.Flags["syslog"] {
-		args = append(args, "-syslog", sb.Syslog)
-	}
-	return args
+	return append([]string{srv.Binary}, sb.Args(srv.Flags)...)
 }
 
 // Running is a server that listens.

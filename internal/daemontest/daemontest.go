@@ -30,7 +30,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -356,12 +355,8 @@ func WaitGone(pid int) bool {
 // say) shows what it points to then, the last thing cond saw.
 func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
 	s.t.Helper()
-	deadline := time.Now().Add(launch.Settle)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNowf(s.t, "not so within "+launch.Settle.String(), msg, derefArgs(args)...)
-		}
-		time.Sleep(launch.Poll)
+	if !launch.WaitUntil(context.Background(), launch.Settle, cond) {
+		require.FailNowf(s.t, "not so within "+launch.Settle.String(), msg, derefArgs(args)...)
 	}
 }
 
@@ -657,12 +652,12 @@ func (s *Sandbox) RequireHolds(p *property.Property, server int) {
 func (s *Sandbox) EventuallyHolds(p *property.Property, server int) {
 	s.t.Helper()
 	var c property.Cell
-	deadline := time.Now().Add(launch.Settle)
-	for c = p.Judge(s.Subject(server)); c.Mark != property.Holds; c = p.Judge(s.Subject(server)) {
-		if time.Now().After(deadline) {
-			require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold within "+launch.Settle.String(), "%s", failure(p, server, c))
-		}
-		time.Sleep(launch.Poll)
+	held := launch.WaitUntil(context.Background(), launch.Settle, func() bool {
+		c = p.Judge(s.Subject(server))
+		return c.Mark == property.Holds
+	})
+	if !held {
+		require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold within "+launch.Settle.String(), "%s", failure(p, server, c))
 	}
 }
 
