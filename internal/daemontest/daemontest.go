@@ -427,9 +427,7 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 // Terminal is a pseudo-terminal, for launching the program as if from an
 // interactive shell.
 type Terminal struct {
-	Master *os.File // the terminal emulator's side
-	Slave  *os.File // the side that a shell and its programs use
-	Name   string   // the slave's path, /dev/pts/N
+	*pty.Pair // Master, the terminal emulator's side; Slave, the shell's; Name
 }
 
 // OpenTerminal opens a new pseudo-terminal pair, closed when the test ends.
@@ -441,7 +439,7 @@ func (s *Sandbox) OpenTerminal() *Terminal {
 	s.t.Cleanup(func() { p.Close() })
 	go io.Copy(io.Discard, p.Master)
 	s.t.Logf("opened pseudo-terminal %s", p.Name)
-	return &Terminal{Master: p.Master, Slave: p.Slave, Name: p.Name}
+	return &Terminal{p}
 }
 
 // Control makes cmd the controlling process of the terminal, as a login
