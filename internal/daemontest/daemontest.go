@@ -616,6 +616,18 @@ func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...
 	return found
 }
 
+// Messages returns the messages that have arrived so far, in order,
+// leaving out datagrams that are not in the form of SyslogMessage.
+func (l *Syslog) Messages() []SyslogMessage {
+	var ms []SyslogMessage
+	for _, raw := range l.sink.Messages() {
+		if m, err := ParseSyslog(raw); err == nil {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
 // missing says what a failed wait for a message waited for, and what
 // came instead.
 func (l *Syslog) missing(what string) string {
