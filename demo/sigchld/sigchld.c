@@ -11,7 +11,8 @@
  * either been reaped by the handler or is a zombie, counts the zombies,
  * and reaps them itself before it exits, so that it leaves nothing behind.
  *
- * The handlers are the handout's, printf and all (the classic shape:
+ * The handlers are the handout's, printf and all, with two counters added
+ * for the summary (the classic shape:
  * Stevens, UNIX Network Programming vol. 1, figures 5.7 and 5.11). They
  * are not async-signal-safe; see step12-reap/README.md. This program gets
  * away with it only because its main code never calls stdio while a
