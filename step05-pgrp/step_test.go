@@ -34,7 +34,9 @@ func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
 // see says where a failed check is explained: the README of step n, the
 // step that brings the property in. In a lab, README.md states each test's
 // requirement.
-func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
+func see(n int) string {
+	return fmt.Sprintf("see step %02d's README.md, \"What the test checks\" (in a lab: README.md, \"What the tests require\")", n)
+}
 
 // Test that the launcher returns with status 0 while the server goes on
 // answering (recommendation 1).

@@ -38,7 +38,9 @@ func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
 // see says where a failed check is explained: the README of step n, the
 // step that brings the property in. In a lab, README.md states each test's
 // requirement.
-func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
+func see(n int) string {
+	return fmt.Sprintf("see step %02d's README.md, \"What the test checks\" (in a lab: README.md, \"What the tests require\")", n)
+}
 
 // Test that the launcher returns with status 0 while the server goes on
 // answering (recommendation 1).
@@ -598,6 +600,32 @@ func TestPidFileMustBeRegularFile(t *testing.T) {
 func TestPidFileMustBePrivate(t *testing.T) {
 	t.Parallel()
 	requireRefusesForeignFile(t, "pidfile", 7, func(s *daemontest.Sandbox) string { return s.PidFile })
+}
+
+// Test that a server started under umask 000 starts again after kill -9:
+// the pid file it created is one it accepts, writable by its owner alone
+// whatever the umask (recommendation 7).
+func TestRestartsUnderUmask000(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	s := daemontest.New(t)
+	underUmask000 := func() *exec.Cmd {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$@"`, "sh", daemontest.Binary}, s.Flags()...)...)
+		cmd.Env = s.Command().Env
+		return cmd
+	}
+	r, err := s.Launch(underUmask000())
+	require.NoError(t, err, "a launcher must return")
+	require.Equalf(t, 0, r.Code, "started under umask 000, the server must create a pid file that it accepts (one that group and others cannot write, whatever the umask); the launcher exited %d, saying %q; %s", r.Code, strings.TrimSpace(r.Stderr), see(7))
+	first := s.ServerPid()
+	fi, err := os.Stat(s.PidFile)
+	require.NoErrorf(t, err, "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
+	t.Logf("started under umask 000, server %d created %s with mode %v", first, s.PidFile, fi.Mode())
+	s.Signal(first, syscall.SIGKILL)
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
+	r, err = s.Launch(underUmask000())
+	require.NoError(t, err, "a launcher must return")
+	require.Equalf(t, 0, r.Code, "after kill -9, a second start under umask 000 must accept the pid file %s that the first server created with mode %v (group and others must not be able to write it, whatever the umask); the launcher exited %d, saying %q; %s", s.PidFile, fi.Mode(), r.Code, strings.TrimSpace(r.Stderr), see(7))
 }
 
 // requireRefusesForeignFile checks that the program refuses the file at

@@ -40,7 +40,9 @@ func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
 // see says where a failed check is explained: the README of step n, the
 // step that brings the property in. In a lab, README.md states each test's
 // requirement.
-func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
+func see(n int) string {
+	return fmt.Sprintf("see step %02d's README.md, \"What the test checks\" (in a lab: README.md, \"What the tests require\")", n)
+}
 
 // Test that the launcher returns with status 0 while the server goes on
 // answering (recommendation 1).
@@ -600,6 +602,32 @@ func TestPidFileMustBeRegularFile(t *testing.T) {
 func TestPidFileMustBePrivate(t *testing.T) {
 	t.Parallel()
 	requireRefusesForeignFile(t, "pidfile", 7, func(s *daemontest.Sandbox) string { return s.PidFile })
+}
+
+// Test that a server started under umask 000 starts again after kill -9:
+// the pid file it created is one it accepts, writable by its owner alone
+// whatever the umask (recommendation 7).
+func TestRestartsUnderUmask000(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	s := daemontest.New(t)
+	underUmask000 := func() *exec.Cmd {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$@"`, "sh", daemontest.Binary}, s.Flags()...)...)
+		cmd.Env = s.Command().Env
+		return cmd
+	}
+	r, err := s.Launch(underUmask000())
+	require.NoError(t, err, "a launcher must return")
+	require.Equalf(t, 0, r.Code, "started under umask 000, the server must create a pid file that it accepts (one that group and others cannot write, whatever the umask); the launcher exited %d, saying %q; %s", r.Code, strings.TrimSpace(r.Stderr), see(7))
+	first := s.ServerPid()
+	fi, err := os.Stat(s.PidFile)
+	require.NoErrorf(t, err, "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
+	t.Logf("started under umask 000, server %d created %s with mode %v", first, s.PidFile, fi.Mode())
+	s.Signal(first, syscall.SIGKILL)
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
+	r, err = s.Launch(underUmask000())
+	require.NoError(t, err, "a launcher must return")
+	require.Equalf(t, 0, r.Code, "after kill -9, a second start under umask 000 must accept the pid file %s that the first server created with mode %v (group and others must not be able to write it, whatever the umask); the launcher exited %d, saying %q; %s", s.PidFile, fi.Mode(), r.Code, strings.TrimSpace(r.Stderr), see(7))
 }
 
 // requireRefusesForeignFile checks that the program refuses the file at
@@ -1414,6 +1442,79 @@ func TestAbnormalWorkerExitIsLogged(t *testing.T) {
 	require.Containsf(t, live, pid, "the message %q must name one of the killed workers %v; %s", msg.Text, live, see(12))
 	require.Equalf(t, server, msg.Pid, "the message %q must come from the server %d; it came from %d; %s", msg.Text, server, msg.Pid, see(12))
 }
+
+// Test that trouble with workers is logged at most once a second, and
+// that nothing held back goes untold (recommendation 12): five workers
+// killed at once, then one at a time until the count is told, bring
+// messages no two of which share a second, and these messages with the
+// "(and N more since the last such message)" they end with account for
+// every worker killed.
+func TestTroubleIsLoggedAtMostOnceASecond(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	logs := s.ListenSyslog()
+	server, _ := s.Start()
+	const burst = 5
+	for range burst {
+		s.HoldConnection()
+	}
+	var live []int
+	s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == burst },
+		"the server %d must have %d live workers, one per open connection; its live children: %v; %s", server, burst, &live, see(12))
+	killed := 0
+	for _, w := range live {
+		s.Signal(w, syscall.SIGKILL)
+		killed++
+	}
+	// A message held back is told only by the next one logged, a second or
+	// more later: go on killing one worker at a time until it comes. The
+	// wait is bounded by the window the server must keep to, not a guess.
+	var messages []daemontest.SyslogMessage
+	told := func() int {
+		messages = nil
+		n := 0
+		for _, m := range logs.Messages() {
+			if sub := troubleKilled.FindStringSubmatch(m.Text); sub != nil {
+				messages = append(messages, m)
+				n++
+				if sub[2] != "" {
+					held, _ := strconv.Atoi(sub[2])
+					n += held
+				}
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(troubleInterval + 2*daemontest.Settle)
+	for told() < killed {
+		require.Falsef(t, time.Now().After(deadline), "of %d workers killed with kill -9, the messages \"worker PID: killed by signal 9\" and the \"(and N more ...)\" they end with must tell all once a second has passed; they tell %d: %v; %s", killed, told(), logs.Messages(), see(12))
+		if kids, err := proc.Children(server); err == nil && len(kids) == 0 {
+			s.HoldConnection()
+			s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == 1 },
+				"the server %d must have one live worker for the open connection; its live children: %v; %s", server, &live, see(12))
+			s.Signal(live[0], syscall.SIGKILL)
+			killed++
+		}
+		time.Sleep(troublePoll)
+	}
+	t.Logf("%d workers killed, told by %d messages: %v", killed, len(messages), messages)
+	seen := map[string]string{}
+	for _, m := range messages {
+		require.Emptyf(t, seen[m.Time], "trouble must be logged at most once a second: %q and %q both came at %s; %s", seen[m.Time], m.Text, m.Time, see(12))
+		seen[m.Time] = m.Text
+	}
+}
+
+// troubleKilled matches the message of a worker killed with kill -9, and
+// the count of messages held back that it may end with.
+var troubleKilled = regexp.MustCompile(`^worker \d+: killed by signal 9\b.*?(\(and (\d+) more since the last such message\))?$`)
+
+const (
+	// troubleInterval is the least time between two messages about workers.
+	troubleInterval = time.Second
+	// troublePoll is how often the test looks for the next message.
+	troublePoll = 20 * time.Millisecond
+)
 
 // Test that a client going away before it reads its echo is no error: the
 // worker's broken pipe must not reach the -log file, or any client could

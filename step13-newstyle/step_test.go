@@ -41,7 +41,9 @@ func TestMain(m *testing.M) { os.Exit(daemontest.RunTests(m)) }
 // see says where a failed check is explained: the README of step n, the
 // step that brings the property in. In a lab, README.md states each test's
 // requirement.
-func see(n int) string { return fmt.Sprintf("see step %02d's README.md, \"What the test checks\"", n) }
+func see(n int) string {
+	return fmt.Sprintf("see step %02d's README.md, \"What the test checks\" (in a lab: README.md, \"What the tests require\")", n)
+}
 
 // Test that the echo returns every byte sent, of any value and in any
 // amount, and that the server closes once the client has closed its

@@ -190,7 +190,7 @@ func RequireFlag(t testing.TB, name string, step int) {
 		have = append(have, "-"+f)
 	}
 	sort.Strings(have)
-	t.Fatalf("the program must have a -%s flag; its usage lists only %s (step %02d adds it: see step %02d's README.md, \"What the test checks\")",
+	t.Fatalf("the program must have a -%s flag; its usage lists only %s (step %02d adds it: see step %02d's README.md, \"What the test checks\"; in a lab: README.md, \"What the tests require\")",
 		name, strings.Join(have, ", "), step, step)
 }
 
@@ -281,7 +281,7 @@ func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch launch.Result) {
 // exit status 0 (PROPERTIES.md, "The program").
 func requireStarted(t testing.TB, launch launch.Result) {
 	t.Helper()
-	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (see step 01's README.md, \"What the test checks\")",
+	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (see step 01's README.md, \"What the test checks\"; in a lab: README.md, \"What the tests require\")",
 		launch.Pid, launch.Code, strings.TrimSpace(launch.Stderr))
 }
 
@@ -589,6 +589,18 @@ func (l *Syslog) WaitMatch(match func(syslogsink.Message) bool, what string, arg
 	}, launch.Settle, launch.Poll, l.missing(fmt.Sprintf(what, args...)))
 	l.t.Logf("syslog got %+v", found)
 	return found
+}
+
+// Messages returns the messages that have arrived so far, in order,
+// leaving out datagrams that are not in the form of SyslogMessage.
+func (l *Syslog) Messages() []SyslogMessage {
+	var ms []SyslogMessage
+	for _, raw := range l.sink.Messages() {
+		if m, err := ParseSyslog(raw); err == nil {
+			ms = append(ms, m)
+		}
+	}
+	return ms
 }
 
 // missing says what a failed wait for a message waited for, and what
