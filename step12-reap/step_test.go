@@ -1657,11 +1657,15 @@ func holdWorkers(t *testing.T, s *daemontest.Sandbox, server, n int) []int {
 // signal 9: a message "worker PID: killed by signal 9" for one, and its
 // "(and N more since the last such message)" for N more.
 func killedWorkers(log string) int {
-	killed := regexp.MustCompile(`worker \d+: killed by signal 9(?: \(and (\d+) more since the last such message\))?`)
+	killed := regexp.MustCompile(`(?m)worker \d+: killed by signal 9\b.*$`)
+	more := regexp.MustCompile(`\(and (\d+) more since the last such message\)`)
 	n := 0
-	for _, m := range killed.FindAllStringSubmatch(log, -1) {
-		more, _ := strconv.Atoi(m[1])
-		n += 1 + more
+	for _, line := range killed.FindAllString(log, -1) {
+		n++
+		if m := more.FindStringSubmatch(line); m != nil {
+			k, _ := strconv.Atoi(m[1])
+			n += k
+		}
 	}
 	return n
 }
