@@ -1333,3 +1333,69 @@ func TestForeignListenFdsAreClosed(t *testing.T) {
 	require.NotErrorIsf(t, err, os.ErrDeadlineExceeded, "a client of the socket passed for another process must be refused once the server closed it, not left waiting; %s", see(13))
 	require.Containsf(t, stderr.String(), "LISTEN_PID", "the server must say on standard error why it does not serve the socket it was passed (LISTEN_PID names another process); it wrote %q; %s", stderr, see(13))
 }
+
+// holdWorkers holds n connections to the server and returns the pids of
+// the n workers that serve them.
+func holdWorkers(t *testing.T, s *daemontest.Sandbox, server, n int) []int {
+	t.Helper()
+	for range n {
+		s.HoldConnection()
+	}
+	// Wait for the workers of the held connections alone: the worker of
+	// the connection that found the server ends by itself.
+	var live []int
+	s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == n },
+		"the server %d must have a live worker for each of the %d open connections; its live children: %v; %s", server, n, &live, see(1))
+	return live
+}
+
+// killedWorkers counts the workers that the log says were killed by
+// signal 9: a message "worker PID: killed by signal 9" for one, and its
+// "(and N more since the last such message)" for N more.
+func killedWorkers(log string) int {
+	killed := regexp.MustCompile(`(?m)worker \d+: killed by signal 9\b.*$`)
+	more := regexp.MustCompile(`\(and (\d+) more since the last such message\)`)
+	n := 0
+	for _, line := range killed.FindAllString(log, -1) {
+		n++
+		if m := more.FindStringSubmatch(line); m != nil {
+			k, _ := strconv.Atoi(m[1])
+			n += k
+		}
+	}
+	return n
+}
+
+// Test that worker trouble held back by the limit of one message a second
+// is written to standard error by the server's exit: after kill -9 of 4
+// workers and SIGTERM at once, standard error must account for all 4, one
+// line each or a count "(and N more since the last such message)"
+// (recommendation 12: nothing is lost without a trace, logged as step 13
+// logs).
+func TestHeldBackTroubleIsLoggedToStderr(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	workers := holdWorkers(t, s, server, 4)
+	for _, w := range workers {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Equalf(t, len(workers), killedWorkers(stderr.String()), "after kill -9 of %d workers %v and SIGTERM at once, standard error must account for each of them by the server's exit (\"<3>worker PID: killed by signal 9\", or a count \"(and N more since the last such message)\"); it holds %q; %s",
+		len(workers), workers, stderr, see(12))
+}
+
+// Test that the server's stop line on standard error says how many
+// workers it ended: with 3 connections open, SIGTERM must bring
+// "<6>stopped: ended 3 workers" (or words to that effect: "stopped", then
+// "3 workers") (recommendation 12, logged as step 13 logs).
+func TestShutdownSaysHowManyWorkersItEndedToStderr(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	holdWorkers(t, s, server, 3)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Regexpf(t, `(?m)^<6>stopped\b.*\b3 workers\b`, stderr.String(), "with 3 connections open, the server's stop line on standard error must say that it ended 3 workers; %s", see(12))
+}
