@@ -37,10 +37,15 @@ func TestWorkerPanicIsLoggedWithPid(t *testing.T) {
 	if err := unix.Dup3(int(w.Fd()), 2, 0); err != nil {
 		t.Fatal(err)
 	}
+	// go test -json points os.Stderr at standard output: point it at the
+	// pipe as well.
+	stderr := os.Stderr
+	os.Stderr = w
 	code := func() (code int) {
 		defer recoverWorker(&code)
 		panic("boom")
 	}()
+	os.Stderr = stderr
 	unix.Dup3(saved, 2, 0)
 	unix.Close(saved)
 	w.Close()
