@@ -3,6 +3,8 @@
 //
 //	go run ./lab -step 7 -o DIR [-solution]
 //	go run ./lab -check [-step N]
+//	go run ./lab -step 7 -lang c -o DIR [-solution]
+//	go run ./lab -check -lang c [-step N]
 //
 // -step takes a step's number, with or without its leading zero (8, 08),
 // or its directory's name (step08-pidfile).
@@ -22,6 +24,10 @@
 // that step N added, then puts step N's code in place and requires every
 // test to pass. It prints one line per step and exits 1 if any breaks the
 // rule.
+//
+// -check -lang c checks the C companion (c/echod.c) the same way: built
+// for step N it passes step N's tests, and built for step N-1 it fails only
+// the tests step N adds (lab/clang.go).
 //
 // LABS.md at the top of the repository is the instructor's guide.
 package main
@@ -52,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	solution := fl.Bool("solution", false, "also write step N's code into DIR/"+solutionDir+", for the instructor")
 	checkAll := fl.Bool("check", false, "check that each step's lab fails on its new tests only and passes with the step's code")
 	root := fl.String("root", "", "the repository's top `directory` (default: found from the working directory)")
+	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n")
 		fl.PrintDefaults()
@@ -91,10 +98,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*root = r
 	}
 
+	if *checkAll && *lang == "c" {
+		return checkC(*root, step, stdout, stderr)
+	}
+	if *lang != "go" && *lang != "c" {
+		return fail(refuse("-lang %q: go or c", *lang))
+	}
 	if *checkAll {
 		return check(*root, step, stepName, stdout, stderr)
 	}
-	l, err := generate(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
+	gen := generate
+	if *lang == "c" {
+		gen = generateC
+	}
+	l, err := gen(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
 	if err != nil {
 		return fail(err)
 	}

@@ -110,12 +110,31 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	}
 	t.Logf("live children of the server: %v", workers)
 	require.GreaterOrEqualf(t, len(workers), open, "the server %d must have a live child process (a worker) for each of the %d open connections; its live children are %v; %s", server, open, workers, see(1))
-	serverSockets := sockets(t, server)
-	for _, w := range workers {
-		for _, sock := range sockets(t, w) {
-			require.NotContainsf(t, serverSockets, sock, "a worker must not hold the listening socket: worker %d holds %s, which the server %d holds too (ls -l /proc/%d/fd); %s", w, sock, server, w, see(1))
-		}
+	// A worker that fork() made holds a copy of the server's descriptors
+	// until its first lines close them (Go's ForkExec returns only once
+	// the child has executed), and the worker of the test's own probe of
+	// the socket may not have run yet: wait for the workers to settle. One
+	// that still holds the listening socket then never lets it go.
+	serverSockets := make(map[string]bool)
+	for _, sock := range sockets(t, server) {
+		serverSockets[sock] = true
 	}
+	var holding string
+	s.Eventually(func() bool {
+		holding = ""
+		for _, w := range workers {
+			fds, err := proc.Fds(w)
+			if err != nil {
+				continue // the probe's worker has exited
+			}
+			for _, target := range fds {
+				if serverSockets[target] {
+					holding = fmt.Sprintf("worker %d holds %s (ls -l /proc/%d/fd)", w, target, w)
+				}
+			}
+		}
+		return holding == ""
+	}, "a worker must not hold the listening socket: %s, which the server %d holds too; %s", &holding, server, see(1))
 }
 
 // sockets returns the "socket:[INODE]" descriptors that pid holds.
