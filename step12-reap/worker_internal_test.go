@@ -11,14 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestWorkerPanicIsLoggedWithPid checks that a panic in a worker is
-// written to descriptor 2, the log, as one line that names the worker's
-// pid and holds the panic's value and stack, and that the worker then
-// exits with status 2, as an unrecovered panic would: the Go runtime's
-// own trace of a panic names no process, and many workers share the log
-// (recommendation 12: nothing is lost without a trace). It tests the code
-// from inside (package main), so a lab counts it with the code, not with
-// the tests.
+// Test that a panic in a worker is written to descriptor 2, the log, as
+// one line that names the worker's pid and holds the panic's value and
+// stack, and that the worker then exits with status 2, as an unrecovered
+// panic would: the Go runtime's own trace of a panic names no process, and
+// many workers share the log (recommendation 12: nothing is lost without a
+// trace). It tests the code from inside (package main), so a lab counts it
+// with the code, not with the tests.
 func TestWorkerPanicIsLoggedWithPid(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
