@@ -1752,3 +1752,17 @@ func TestShutdownSaysHowManyWorkersItEnded(t *testing.T) {
 	require.NoErrorf(t, err, "read the -log file %s", s.Log)
 	require.Regexpf(t, `stopped\b.*\b3 workers\b`, string(b), "with 3 connections open, the server's stop message in %s must say that it ended 3 workers; the file holds %q; %s", s.Log, b, see(12))
 }
+
+// Test that an -idle that is not a duration of 1ms or more is refused
+// with one line that names the flag, and a non-zero exit (step 12's idle
+// limit: 0 would mean no limit at all to the kernel).
+func TestRejectsBadIdle(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	for _, d := range []string{"0", "-1s", "500us", "soon"} {
+		r := s.Run(s.Command(append(s.Flags(), "-idle", d)...))
+		require.NotEqualf(t, 0, r.Code, "-idle %s must be refused: the program must exit non-zero; it exited 0; %s", d, see(12))
+		require.Containsf(t, r.Stderr, "-idle", "-idle %s: the message must name the flag; it is %q; %s", d, r.Stderr, see(12))
+	}
+}

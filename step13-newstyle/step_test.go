@@ -1418,3 +1418,17 @@ func TestShutdownSaysHowManyWorkersItEndedToStderr(t *testing.T) {
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	require.Regexpf(t, `(?m)^<6>stopped\b.*\b3 workers\b`, stderr.String(), "with 3 connections open, the server's stop line on standard error must say that it ended 3 workers; %s", see(12))
 }
+
+// Test that an -idle that is not a duration of 1ms or more is refused
+// with one line that names the flag, and a non-zero exit (step 12's idle
+// limit: 0 would mean no limit at all to the kernel).
+func TestRejectsBadIdle(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	for _, d := range []string{"0", "-1s", "500us", "soon"} {
+		r := s.Run(s.Command(append(s.Flags(), "-idle", d)...))
+		require.NotEqualf(t, 0, r.Code, "-idle %s must be refused: the program must exit non-zero; it exited 0; %s", d, see(12))
+		require.Containsf(t, r.Stderr, "-idle", "-idle %s: the message must name the flag; it is %q; %s", d, r.Stderr, see(12))
+	}
+}
