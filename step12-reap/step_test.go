@@ -1522,7 +1522,7 @@ func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
 	n, _ := deaf.Write(make([]byte, 16<<20))
 	t.Logf("held 2 connections: one silent, one that sent %d bytes and reads nothing", n)
 
-	limit := idleLimit + 2*daemontest.Settle
+	limit := idleLimit + 2*launch.Settle
 	msg := []byte("after the idle ones\n")
 	got, err := echoWithin(s.Socket, msg, limit)
 	require.NoErrorf(t, err, "with -maxworkers 2 held by two idle clients and -idle %v, a third client must be served within %v: an idle connection must end; %s", idleLimit, limit, see(12))
@@ -1590,7 +1590,7 @@ func TestDeadQueuedClientsAreSkipped(t *testing.T) {
 	require.NoErrorf(t, err, "after %d queued clients that closed, a new client must be served within %v (it waited %v): the server must skip a connection whose client has gone instead of starting a worker for it; %s", dead, deadClientLimit, time.Since(begin).Round(time.Millisecond), see(12))
 	require.Equalf(t, string(msg), string(got), "the new client's echo; %s", see(12))
 	t.Logf("the new client was served %v after the held one closed", time.Since(begin).Round(time.Millisecond))
-	require.NoError(t, half.SetDeadline(time.Now().Add(daemontest.Settle)))
+	require.NoError(t, half.SetDeadline(time.Now().Add(launch.Settle)))
 	got, err = io.ReadAll(half)
 	require.NoErrorf(t, err, "a queued client that closed only its writing side has not gone: it must get its echo; %s", see(12))
 	require.Equalf(t, "half-closed\n", string(got), "the half-closed client's echo; %s", see(12))

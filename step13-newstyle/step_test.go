@@ -1197,7 +1197,7 @@ func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
 	n, _ := deaf.Write(make([]byte, 16<<20))
 	t.Logf("held 2 connections: one silent, one that sent %d bytes and reads nothing", n)
 
-	limit := idleLimit + 2*daemontest.Settle
+	limit := idleLimit + 2*launch.Settle
 	msg := []byte("after the idle ones\n")
 	got, err := echoWithin(s.Socket, msg, limit)
 	require.NoErrorf(t, err, "with -maxworkers 2 held by two idle clients and -idle %v, a third client must be served within %v: an idle connection must end; %s", idleLimit, limit, see(12))
@@ -1244,7 +1244,7 @@ func TestDeadQueuedClientsAreSkipped(t *testing.T) {
 	require.NoErrorf(t, err, "after %d queued clients that closed, a new client must be served within %v (it waited %v): the server must skip a connection whose client has gone instead of starting a worker for it; %s", dead, deadClientLimit, time.Since(begin).Round(time.Millisecond), see(12))
 	require.Equalf(t, string(msg), string(got), "the new client's echo; %s", see(12))
 	t.Logf("the new client was served %v after the held one closed", time.Since(begin).Round(time.Millisecond))
-	require.NoError(t, half.SetDeadline(time.Now().Add(daemontest.Settle)))
+	require.NoError(t, half.SetDeadline(time.Now().Add(launch.Settle)))
 	got, err = io.ReadAll(half)
 	require.NoErrorf(t, err, "a queued client that closed only its writing side has not gone: it must get its echo; %s", see(12))
 	require.Equalf(t, "half-closed\n", string(got), "the half-closed client's echo; %s", see(12))
@@ -1274,15 +1274,15 @@ func TestFullNotifySocketDoesNotBlockServer(t *testing.T) {
 
 	cmd := s.Command(s.Flags()...)
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+n.path)
-	_, stderr := launch(t, s, cmd)
-	server := waitServer(t, s, "with a full $NOTIFY_SOCKET, a server must still answer on %s within %v (output: %q); %s", s.Socket, daemontest.LaunchTimeout, stderr, see(13))
+	_, stderr := runProgram(t, s, cmd)
+	server := waitServer(t, s, "with a full $NOTIFY_SOCKET, a server must still answer on %s within %v (output: %q); %s", s.Socket, launch.LaunchTimeout, stderr, see(13))
 	s.RequireEcho()
 	s.Signal(server, syscall.SIGTERM)
 	deadline := time.Now().Add(shutdownLimit)
-	for daemontest.Alive(server) && time.Now().Before(deadline) {
+	for launch.Alive(server) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	require.Falsef(t, daemontest.Alive(server), "on SIGTERM the server %d must exit within %v even though $NOTIFY_SOCKET takes nothing: a notification must never block the server; it still runs (output: %q); %s", server, shutdownLimit, stderr, see(13))
+	require.Falsef(t, launch.Alive(server), "on SIGTERM the server %d must exit within %v even though $NOTIFY_SOCKET takes nothing: a notification must never block the server; it still runs (output: %q); %s", server, shutdownLimit, stderr, see(13))
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(13))
 	require.Regexpf(t, `(?m)^<3>.*READY=1`, stderr.String(), "a READY=1 that $NOTIFY_SOCKET could not take must be logged on standard error at priority err (<3>), naming READY=1; %s", see(13))
 }
@@ -1308,8 +1308,8 @@ func TestForeignListenFdsAreClosed(t *testing.T) {
 	cmd := s.Command(s.Flags()...)
 	cmd.ExtraFiles = []*os.File{f} // descriptor 3
 	cmd.Env = append(cmd.Env, "LISTEN_PID=1", "LISTEN_FDS=1")
-	_, stderr := launch(t, s, cmd)
-	server := waitServer(t, s, "with LISTEN_PID=1, the server must bind -socket and answer on %s within %v (output: %q); %s", s.Socket, daemontest.LaunchTimeout, stderr, see(13))
+	_, stderr := runProgram(t, s, cmd)
+	server := waitServer(t, s, "with LISTEN_PID=1, the server must bind -socket and answer on %s within %v (output: %q); %s", s.Socket, launch.LaunchTimeout, stderr, see(13))
 	f.Close()
 	ln.Close() // the test's copies: the server's, if it kept one, is the last
 	s.RequireEcho()
@@ -1319,7 +1319,7 @@ func TestForeignListenFdsAreClosed(t *testing.T) {
 		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", server, fd.Name()))
 		require.NotEqualf(t, socket, link, "the server %d must close the socket passed for another process (LISTEN_PID=1); its descriptor %s is still %s; %s", server, fd.Name(), link, see(13))
 	}
-	_, err = echoWithin(passed, []byte("anyone?\n"), daemontest.Settle)
+	_, err = echoWithin(passed, []byte("anyone?\n"), launch.Settle)
 	require.Errorf(t, err, "a client of the socket passed for another process must not be served by this server; %s", see(13))
 	require.NotErrorIsf(t, err, os.ErrDeadlineExceeded, "a client of the socket passed for another process must be refused once the server closed it, not left waiting; %s", see(13))
 	require.Containsf(t, stderr.String(), "LISTEN_PID", "the server must say on standard error why it does not serve the socket it was passed (LISTEN_PID names another process); it wrote %q; %s", stderr, see(13))
