@@ -77,6 +77,11 @@ struct config {
 
 	/* max_workers is how many connections are served at once (-maxworkers). */
 	long max_workers;
+
+	/* idle is how long a connection may stay with nothing moving on it
+	 * before its worker ends it (-idle), as given and in nanoseconds. */
+	char *idle;
+	long long idle_ns;
 #endif
 };
 
@@ -96,9 +101,11 @@ struct server {
 	pid_t *workers; /* the pids of the workers not yet reaped */
 	long nworkers;  /* how many there are */
 	long max;       /* how many workers may run at once */
+	struct timeval idle; /* how long a connection may stay idle */
 
 	double last_trouble; /* when log_trouble last logged, in seconds */
 	long held_trouble;   /* how many messages it has held back since */
+	char last_held[1024]; /* the last of them */
 #endif
 };
 
@@ -727,6 +734,8 @@ static int start_server(const struct config *cfg, struct server *srv)
 #endif
 #if STEP >= 12
 	srv->max = cfg->max_workers;
+	srv->idle.tv_sec = (time_t)(cfg->idle_ns / 1000000000);
+	srv->idle.tv_usec = (suseconds_t)(cfg->idle_ns % 1000000000 / 1000);
 	srv->last_trouble = -1e9;
 	if ((srv->workers = calloc((size_t)srv->max, sizeof *srv->workers)) == NULL) {
 		close(srv->listener);
@@ -787,9 +796,10 @@ static int echo(int fd, const char **op)
 /*
  * run_worker echoes the connection conn, then closes it, and returns the
  * worker's exit status. A client that goes away before it has read its
- * echo (EPIPE, ECONNRESET) is no error: any client could otherwise fill
- * the log. Its messages go to descriptor 2, the -log file, with the time
- * and its pid, as the server's.
+ * echo (EPIPE, ECONNRESET), or lets nothing move for the idle limit
+ * (EAGAIN, from the timeouts that limit_idle set on the socket), is no
+ * error: any client could otherwise fill the log. Its messages go to
+ * descriptor 2, the -log file, with the time and its pid, as the server's.
  */
 #else
 /*
@@ -804,7 +814,7 @@ static int run_worker(int conn)
 	if (err == 0 && close(conn) < 0)
 		err = errno;
 #if STEP >= 12
-	if (err != 0 && err != EPIPE && err != ECONNRESET) {
+	if (err != 0 && err != EPIPE && err != ECONNRESET && err != EAGAIN) {
 		dprintf(2, "%s %s[%d]: echo: %s: %s\n", stamp(), prog, (int)getpid(), op, errstr(err));
 		return 1;
 	}
@@ -861,23 +871,55 @@ static double now(void)
 /*
  * log_trouble logs a worker's trouble at most once a second, so that a
  * storm of them cannot flood the log, and tells how many it held back.
+ * What it holds back is due a second after the last message: the main
+ * loop then logs it (log_held_trouble), and so does shutdown.
  */
 __attribute__((format(printf, 2, 3))) static void log_trouble(struct server *srv, const char *fmt, ...)
 {
-	if (now() - srv->last_trouble < 1) {
-		srv->held_trouble++;
-		return;
-	}
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (now() - srv->last_trouble < 1) {
+		srv->held_trouble++;
+		snprintf(srv->last_held, sizeof srv->last_held, "%s", msg);
+		return;
+	}
 	if (srv->held_trouble > 0 && n > 0 && (size_t)n < sizeof msg)
 		snprintf(msg + n, sizeof msg - (size_t)n, " (and %ld more since the last such message)", srv->held_trouble);
 	log_error("%s", msg);
 	srv->last_trouble = now();
 	srv->held_trouble = 0;
+}
+
+/*
+ * log_held_trouble logs the last message that log_trouble held back, with
+ * how many more it held back before it, so that no trouble goes unlogged
+ * for more than a second, even when no more comes.
+ */
+static void log_held_trouble(struct server *srv)
+{
+	if (srv->held_trouble == 0)
+		return;
+	if (srv->held_trouble > 1)
+		log_error("%s (and %ld more since the last such message)", srv->last_held, srv->held_trouble - 1);
+	else
+		log_error("%s", srv->last_held);
+	srv->last_trouble = now();
+	srv->held_trouble = 0;
+}
+
+/*
+ * trouble_wait returns how many milliseconds poll() may wait before the
+ * messages log_trouble held back are due, or -1 when none are held.
+ */
+static int trouble_wait(const struct server *srv)
+{
+	if (srv->held_trouble == 0)
+		return -1;
+	double left = srv->last_trouble + 1 - now();
+	return left > 0 ? (int)(left * 1000) + 1 : 0;
 }
 
 /* forget_worker takes pid out of the table of workers. */
@@ -924,9 +966,12 @@ static void reap(struct server *srv)
 /*
  * stop_workers ends the workers still running and reaps them: SIGTERM
  * first, then, after WORKER_GRACE_MS, SIGKILL, which no worker can ignore.
+ * It returns how many it ended.
  */
-static void stop_workers(struct server *srv)
+static long stop_workers(struct server *srv)
 {
+	reap(srv); /* those that have exited already are not for it to end */
+	long ended = srv->nworkers;
 	for (long i = 0; i < srv->nworkers; i++)
 		kill(srv->workers[i], SIGTERM);
 	double deadline = now() + WORKER_GRACE_MS / 1000.0;
@@ -945,6 +990,37 @@ static void stop_workers(struct server *srv)
 		}
 		srv->nworkers = 0;
 	}
+	return ended;
+}
+
+/*
+ * client_gone reports whether the client of the connection conn closed it
+ * while it waited in the listen queue, as a burst of impatient clients
+ * does: a worker started for each would find nothing to echo, and a new
+ * client would wait behind them all. poll(), with a timeout of 0, does not
+ * wait: it says POLLHUP once both directions are shut. A client that has
+ * only closed its writing side (POLLRDHUP alone) still waits for its echo.
+ */
+static int client_gone(int conn)
+{
+	struct pollfd p = {.fd = conn, .events = POLLIN | POLLRDHUP};
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
+}
+
+/*
+ * limit_idle gives the connection conn a time limit on every read and
+ * write: a read that waits longer than idle for a byte, or a write that
+ * waits as long for room, fails with EAGAIN, and the worker ends the
+ * connection. A client that sends nothing, or never reads its echo, cannot
+ * hold a worker, one of the -maxworkers, for ever. The limits are the
+ * socket's own options, so the worker inherits them at no cost.
+ */
+static int limit_idle(int conn, const struct timeval *idle)
+{
+	if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, idle, sizeof *idle) < 0 ||
+	    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, idle, sizeof *idle) < 0)
+		return -1;
+	return 0;
 }
 #endif
 
@@ -973,6 +1049,14 @@ static int accept_one(struct server *srv)
 		return 0;
 	}
 	srv->accept_delay = 0;
+#if STEP >= 12
+	if (client_gone(conn)) {
+		close(conn); /* no worker for a client that has gone */
+		return 0;
+	}
+	if (limit_idle(conn, &srv->idle) < 0)
+		log_trouble(srv, "connection: set the idle limit: %s", errstr(errno));
+#endif
 	pid_t pid = start_worker(srv, conn);
 #if STEP >= 12
 	if (pid < 0)
@@ -1012,7 +1096,12 @@ static int serve(struct server *srv)
 		if (srv->nworkers >= srv->max)
 			fds[0].fd = -1;
 #endif
-		if (poll(fds, sizeof fds / sizeof fds[0], -1) < 0) {
+#if STEP >= 12
+		int wait = trouble_wait(srv); /* held-back trouble is due then */
+#else
+		int wait = -1;
+#endif
+		if (poll(fds, sizeof fds / sizeof fds[0], wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			return fail("poll: %s", errstr(errno));
@@ -1028,6 +1117,8 @@ static int serve(struct server *srv)
 			children = 0;
 			reap(srv);
 		}
+		if (trouble_wait(srv) == 0)
+			log_held_trouble(srv);
 #endif
 		if (fds[0].revents != 0 && accept_one(srv) < 0)
 			return -1;
@@ -1047,7 +1138,8 @@ static void shutdown_server(struct server *srv)
 {
 	close(srv->listener);
 #if STEP >= 12
-	stop_workers(srv);
+	long ended = stop_workers(srv);
+	log_held_trouble(srv);
 #endif
 	if (is_at(srv->path, &srv->socket))
 		unlink(srv->path);
@@ -1055,7 +1147,9 @@ static void shutdown_server(struct server *srv)
 	if (fstat(srv->lock, &pidfile) == 0 && is_at(srv->pidfile, &pidfile))
 		unlink(srv->pidfile);
 	close(srv->lock);
-#if STEP >= 11
+#if STEP >= 12
+	log_info("stopped: ended %ld workers", ended);
+#elif STEP >= 11
 	log_info("stopped");
 #endif
 }
@@ -1420,6 +1514,49 @@ static int set_flag(const struct flag *f, char *value)
 	return 0;
 }
 
+#if STEP >= 12
+/*
+ * parse_duration reads a duration as Go's time.ParseDuration writes it, a
+ * sequence of numbers, each with a unit (ns, us, ms, s, m, h): "1m",
+ * "1m30s", "1.5s", "0". It returns 0 and sets *ns, or -1.
+ */
+static int parse_duration(const char *text, long long *ns)
+{
+	static const struct {
+		const char *name;
+		double ns;
+	} units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+	if (strcmp(text, "0") == 0) {
+		*ns = 0;
+		return 0;
+	}
+	double total = 0;
+	const char *p = text;
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p || *p == '-' || *p == '+')
+			return -1;
+		size_t best = 0, len = 0;
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+			size_t l = strlen(units[i].name);
+			if (strncmp(end, units[i].name, l) == 0 && l > len)
+				best = i, len = l;
+		}
+		if (len == 0)
+			return -1;
+		total += v * units[best].ns;
+		p = end + len;
+	}
+	if (total > 9.2e18)
+		return -1;
+	*ns = (long long)total;
+	return 0;
+}
+#endif
+
 /*
  * parse_flags reads the command line into cfg and checks it. It returns 0,
  * PARSE_USAGE or PARSE_HELP once it has shown the usage, or -1 with
@@ -1437,9 +1574,13 @@ static int parse_flags(int argc, char **argv, struct config *cfg)
 #endif
 #if STEP >= 12
 	cfg->max_workers = 64;
+	cfg->idle = "1m";
 #endif
 	/* In the order of their names, as Go's flag package lists them. */
 	const struct flag flags[] = {
+#if STEP >= 12
+		{"idle", "duration", "end a connection on which nothing has moved for duration", "1m0s", &cfg->idle, NULL},
+#endif
 #if STEP >= 11
 		{"log", "path", "append log messages to the file at path when syslog cannot take them", "\"/tmp/unixechoserver.log\"", &cfg->logfile, NULL},
 #endif
@@ -1517,6 +1658,10 @@ static int parse_flags(int argc, char **argv, struct config *cfg)
 #if STEP >= 12
 	if (cfg->max_workers < 1)
 		return fail("-maxworkers %ld: must be at least 1", cfg->max_workers);
+	if (parse_duration(cfg->idle, &cfg->idle_ns) < 0)
+		return fail("-idle %s: not a duration such as 1m or 30s", quoted(cfg->idle));
+	if (cfg->idle_ns < 1000000)
+		return fail("-idle %s: must be at least 1ms", cfg->idle);
 #endif
 #if STEP >= 11
 	if ((cfg->syslog = abs_path("-syslog", cfg->syslog)) == NULL)

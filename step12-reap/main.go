@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The roles a re-executed copy of this program can play. The launcher, run
@@ -54,6 +55,10 @@ type config struct {
 
 	// maxWorkers is how many connections are served at once (-maxworkers).
 	maxWorkers int
+
+	// idle is how long a connection may stay with nothing moving on it
+	// before its worker ends it (-idle).
+	idle time.Duration
 }
 
 func main() {
@@ -114,6 +119,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.syslog, "syslog", "/dev/log", "send log messages to the syslog daemon's socket at `path`")
 	fs.StringVar(&cfg.logfile, "log", "/tmp/unixechoserver.log", "append log messages to the file at `path` when syslog cannot take them")
 	fs.IntVar(&cfg.maxWorkers, "maxworkers", 64, "serve at most `n` connections at once; more wait to be accepted")
+	fs.DurationVar(&cfg.idle, "idle", time.Minute, "end a connection on which nothing has moved for `duration`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -134,6 +140,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.maxWorkers < 1 {
 		return cfg, fmt.Errorf("-maxworkers %d: must be at least 1", cfg.maxWorkers)
+	}
+	if cfg.idle < time.Millisecond {
+		return cfg, fmt.Errorf("-idle %v: must be at least 1ms", cfg.idle)
 	}
 	if cfg.syslog, err = filepath.Abs(cfg.syslog); err != nil {
 		return cfg, fmt.Errorf("-syslog: %w", err)

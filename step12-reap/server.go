@@ -31,9 +31,12 @@ type server struct {
 	children chan os.Signal // SIGCHLD: a worker has exited
 	workers  map[int]bool   // the pids of the workers not yet reaped
 	max      int            // how many workers may run at once
+	idle     time.Duration  // how long a connection may stay idle
 
-	lastTrouble time.Time // when logTrouble last logged
-	heldTrouble int       // how many messages logTrouble has held back since
+	lastTrouble time.Time        // when logTrouble last logged
+	heldTrouble int              // how many messages logTrouble has held back since
+	lastHeld    string           // the last of them
+	troubleDue  <-chan time.Time // when the held-back messages are due; nil if none are
 }
 
 // runServer sets the server up, tells the launcher how that went, and
@@ -109,7 +112,7 @@ func startServer(cfg config) (*server, error) {
 		return nil, err
 	}
 	return &server{listener: ln, socket: socket, lock: lock, stop: stop,
-		children: children, workers: make(map[int]bool), max: cfg.maxWorkers}, nil
+		children: children, workers: make(map[int]bool), max: cfg.maxWorkers, idle: cfg.idle}, nil
 }
 
 // serve hands every connection to a worker process of its own. Accepting
@@ -129,6 +132,13 @@ func (s *server) serve() error {
 		}
 		select {
 		case conn := <-accepted:
+			if clientGone(conn) {
+				unix.Close(conn) // no worker for a client that has gone
+				continue
+			}
+			if err := limitIdle(conn, s.idle); err != nil {
+				s.logTrouble("connection: %v", err)
+			}
 			if pid, err := startWorker(conn); err != nil {
 				// Out of processes, say: drop this client, serve the next.
 				s.logTrouble("start worker: %v", err)
@@ -138,6 +148,8 @@ func (s *server) serve() error {
 			unix.Close(conn) // the worker has its own copy
 		case <-s.children:
 			s.reap()
+		case <-s.troubleDue:
+			s.logHeldTrouble()
 		case err := <-failed:
 			return err
 		case <-s.stop:
@@ -154,7 +166,8 @@ func (s *server) serve() error {
 // the socket, another server may listen at that path now.
 func (s *server) shutdown() {
 	s.listener.Close()
-	s.stopWorkers()
+	ended := s.stopWorkers()
+	s.logHeldTrouble()
 	if isAt(s.listener.Name(), s.socket) {
 		os.Remove(s.listener.Name())
 	}
@@ -162,7 +175,7 @@ func (s *server) shutdown() {
 		os.Remove(s.lock.Name())
 	}
 	s.lock.Close()
-	logInfo("stopped")
+	logInfo("stopped: ended %d workers", ended)
 }
 
 // isAt reports whether path still names the file that fi describes: the

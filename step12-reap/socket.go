@@ -92,6 +92,18 @@ func acceptConn(ln *os.File) (int, error) {
 	return conn, acceptErr
 }
 
+// clientGone reports whether the client of the connection conn closed it
+// while it waited in the listen queue, as a burst of impatient clients
+// does: a worker started for each would find nothing to echo, and a new
+// client would wait behind them all. poll, with a timeout of 0, does not
+// wait: it says POLLHUP once both directions are shut. A client that has
+// only closed its writing side (POLLRDHUP alone) still waits for its echo.
+func clientGone(conn int) bool {
+	fds := []unix.PollFd{{Fd: int32(conn), Events: unix.POLLIN | unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 1 && fds[0].Revents&unix.POLLHUP != 0
+}
+
 // fileType names the type of file fi describes, for messages.
 func fileType(fi fs.FileInfo) string {
 	switch t := fi.Mode().Type(); {

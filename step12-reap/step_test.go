@@ -1599,3 +1599,209 @@ func TestSurvivesProcessLimit(t *testing.T) {
 	s.RequireEcho()
 	require.Truef(t, launch.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
 }
+
+// idleLimit is the -idle the tests give: short, so that they run fast.
+const idleLimit = time.Second
+
+// Test that clients who let nothing move on their connections cannot hold
+// the workers for ever: with -maxworkers 2 and -idle 1s, one client that
+// sends nothing more and one that sends a lot and never reads its echo
+// hold both workers, and a third client must still be served within a few
+// seconds, once the idle limit has ended the other two (step 12, with the
+// idle limit that keeps its cap from becoming a denial of service).
+func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	s.Start("-maxworkers", "2", "-idle", idleLimit.String())
+	s.HoldConnection() // silent from now on
+	deaf := s.HoldConnection()
+	// The worker echoes until the client's side is full, then waits to
+	// write; the client's own write stops when the worker stops reading.
+	require.NoError(t, deaf.SetWriteDeadline(time.Now().Add(idleLimit/2)), "set-up: a write deadline")
+	n, _ := deaf.Write(make([]byte, 16<<20))
+	t.Logf("held 2 connections: one silent, one that sent %d bytes and reads nothing", n)
+
+	limit := idleLimit + 2*launch.Settle
+	msg := []byte("after the idle ones\n")
+	got, err := echoWithin(s.Socket, msg, limit)
+	require.NoErrorf(t, err, "with -maxworkers 2 held by two idle clients and -idle %v, a third client must be served within %v: an idle connection must end; %s", idleLimit, limit, see(12))
+	require.Equalf(t, string(msg), string(got), "the third client's echo; %s", see(12))
+}
+
+// echoWithin sends msg to the socket at path and returns the echo, giving
+// up after limit: a server that does not serve the connection leaves it
+// waiting in its queue.
+func echoWithin(path string, msg []byte, limit time.Duration) ([]byte, error) {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(limit)); err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(msg); err != nil {
+		return nil, err
+	}
+	if err := conn.CloseWrite(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(conn)
+}
+
+// deadClientLimit is how soon a client must be served after a burst of
+// clients that went away while queued: a worker started for each of them
+// would take many seconds.
+const deadClientLimit = 3 * time.Second
+
+// Test that the server skips a queued connection whose client has gone:
+// with -maxworkers 1 held by one client, 1,500 clients connect and close
+// while queued; once the held client closes, a new client must be served
+// within 3 s, not after a worker for each dead one. A client queued among
+// them that has sent its data and closed only its writing side still gets
+// its echo (step 12, with the cap's queue).
+func TestDeadQueuedClientsAreSkipped(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
+	s := daemontest.New(t)
+	s.Start("-maxworkers", "1")
+	held := s.HoldConnection()
+	half, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.Socket, Net: "unix"})
+	require.NoError(t, err, "set-up: connect a client that closes its writing side")
+	defer half.Close()
+	_, err = half.Write([]byte("half-closed\n"))
+	require.NoError(t, err, "set-up: write to the half-closed client")
+	require.NoError(t, half.CloseWrite(), "set-up: close the writing side")
+	const dead = 1500
+	for i := range dead {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err, "set-up: a socket")
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: s.Socket})
+		unix.Close(fd)
+		require.NoErrorf(t, err, "set-up: client %d of %d must connect (the listen queue holds it)", i+1, dead)
+	}
+	t.Logf("%d clients connected and closed while queued", dead)
+	held.Close()
+
+	begin := time.Now()
+	msg := []byte("after the dead ones\n")
+	got, err := echoWithin(s.Socket, msg, deadClientLimit)
+	require.NoErrorf(t, err, "after %d queued clients that closed, a new client must be served within %v (it waited %v): the server must skip a connection whose client has gone instead of starting a worker for it; %s", dead, deadClientLimit, time.Since(begin).Round(time.Millisecond), see(12))
+	require.Equalf(t, string(msg), string(got), "the new client's echo; %s", see(12))
+	t.Logf("the new client was served %v after the held one closed", time.Since(begin).Round(time.Millisecond))
+	require.NoError(t, half.SetDeadline(time.Now().Add(launch.Settle)))
+	got, err = io.ReadAll(half)
+	require.NoErrorf(t, err, "a queued client that closed only its writing side has not gone: it must get its echo; %s", see(12))
+	require.Equalf(t, "half-closed\n", string(got), "the half-closed client's echo; %s", see(12))
+}
+
+// holdWorkers holds n connections to the server and returns the pids of
+// the n workers that serve them.
+func holdWorkers(t *testing.T, s *daemontest.Sandbox, server, n int) []int {
+	t.Helper()
+	for range n {
+		s.HoldConnection()
+	}
+	// Wait for the workers of the held connections alone: the worker of
+	// the connection that found the server ends by itself.
+	var live []int
+	s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == n },
+		"the server %d must have a live worker for each of the %d open connections; its live children: %v; %s", server, n, &live, see(1))
+	return live
+}
+
+// killedWorkers counts the workers that the log says were killed by
+// signal 9: a message "worker PID: killed by signal 9" for one, and its
+// "(and N more since the last such message)" for N more.
+func killedWorkers(log string) int {
+	killed := regexp.MustCompile(`(?m)worker \d+: killed by signal 9\b.*$`)
+	more := regexp.MustCompile(`\(and (\d+) more since the last such message\)`)
+	n := 0
+	for _, line := range killed.FindAllString(log, -1) {
+		n++
+		if m := more.FindStringSubmatch(line); m != nil {
+			k, _ := strconv.Atoi(m[1])
+			n += k
+		}
+	}
+	return n
+}
+
+// troubleFlushLimit bounds how long worker trouble held back by the limit
+// of a message a second may wait to be logged when no more trouble comes.
+const troubleFlushLimit = 3 * time.Second
+
+// Test that worker trouble held back by the limit of one message a second
+// is written within seconds even when no more trouble comes: after kill -9
+// of 4 workers at once, the -log file must account for all 4, one message
+// each or a count "(and N more since the last such message)"
+// (recommendation 12: nothing is lost without a trace).
+func TestHeldBackTroubleIsLoggedWithinSeconds(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	workers := holdWorkers(t, s, server, 4)
+	for _, w := range workers {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	var b []byte
+	require.Eventuallyf(t, func() bool {
+		b, _ = os.ReadFile(s.Log)
+		return killedWorkers(string(b)) == len(workers)
+	}, troubleFlushLimit, 10*time.Millisecond, "after kill -9 of %d workers %v, and no trouble since, the -log file %s must account for each of them within %v (\"worker PID: killed by signal 9\", or a count \"(and N more since the last such message)\"); it holds %q; %s",
+		len(workers), workers, s.Log, troubleFlushLimit, &b, see(12))
+}
+
+// Test that worker trouble held back by the limit of one message a second
+// is written at shutdown: after kill -9 of 4 workers and SIGTERM at once,
+// the -log file must account for all 4 before the server's stop
+// (recommendation 12: nothing is lost without a trace).
+func TestHeldBackTroubleIsLoggedAtShutdown(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	workers := holdWorkers(t, s, server, 4)
+	for _, w := range workers {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the -log file %s", s.Log)
+	require.Equalf(t, len(workers), killedWorkers(string(b)), "after kill -9 of %d workers %v and SIGTERM at once, the -log file %s must account for each of them by the server's exit (\"worker PID: killed by signal 9\", or a count \"(and N more since the last such message)\"); it holds %q; %s",
+		len(workers), workers, s.Log, b, see(12))
+}
+
+// Test that the server's stop message says how many workers it ended: with
+// 3 connections open, SIGTERM must bring "stopped: ended 3 workers" (or
+// words to that effect: "stopped", then "3 workers") (recommendation 12).
+func TestShutdownSaysHowManyWorkersItEnded(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	holdWorkers(t, s, server, 3)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the -log file %s", s.Log)
+	require.Regexpf(t, `stopped\b.*\b3 workers\b`, string(b), "with 3 connections open, the server's stop message in %s must say that it ended 3 workers; the file holds %q; %s", s.Log, b, see(12))
+}
+
+// Test that an -idle that is not a duration of 1ms or more is refused
+// with one line that names the flag, and a non-zero exit (step 12's idle
+// limit: 0 would mean no limit at all to the kernel).
+func TestRejectsBadIdle(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	for _, d := range []string{"0", "-1s", "500us", "soon"} {
+		r := s.Run(s.Command(append(s.Flags(), "-idle", d)...))
+		require.NotEqualf(t, 0, r.Code, "-idle %s must be refused: the program must exit non-zero; it exited 0; %s", d, see(12))
+		require.Containsf(t, r.Stderr, "-idle", "-idle %s: the message must name the flag; it is %q; %s", d, r.Stderr, see(12))
+	}
+}

@@ -42,7 +42,7 @@ func listenerFromManager() (*os.File, error) {
 		return nil, nil
 	}
 	if pid, err := strconv.Atoi(pidVar); err != nil || pid != os.Getpid() {
-		logInfo("LISTEN_PID=%q is not this process (pid %d): the sockets were passed to another", pidVar, os.Getpid())
+		logInfo("LISTEN_PID=%q is not this process (pid %d): the sockets were passed to another; closed %d of the LISTEN_FDS=%q descriptors", pidVar, os.Getpid(), closePassedFds(fdsVar), fdsVar)
 		return nil, nil
 	}
 	n, err := strconv.Atoi(fdsVar)
@@ -62,6 +62,31 @@ func listenerFromManager() (*os.File, error) {
 		unix.CloseOnExec(i)
 	}
 	return fileListener(fd)
+}
+
+// closePassedFds closes the descriptors that LISTEN_FDS says were passed,
+// from 3 on, when they were meant for another process, and returns how
+// many it closed: a listening socket kept open here would hold its clients
+// in a queue that nobody serves. It closes only sockets and FIFOs, what a
+// manager passes: if the variables are stale and the descriptors were
+// never passed, those numbers may be the Go runtime's own (its epoll
+// descriptor, say), which must stay.
+func closePassedFds(fdsVar string) (closed int) {
+	n, err := strconv.Atoi(fdsVar)
+	if err != nil {
+		return 0
+	}
+	for fd := listenFdsStart; fd < listenFdsStart+n; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue
+		}
+		if typ := st.Mode & unix.S_IFMT; typ == unix.S_IFSOCK || typ == unix.S_IFIFO {
+			unix.Close(fd)
+			closed++
+		}
+	}
+	return closed
 }
 
 // pickListenFd returns the descriptor to serve on among the n passed: the

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The roles a re-executed copy of this program can play. The server, run
@@ -48,6 +49,10 @@ type config struct {
 
 	// maxWorkers is how many connections are served at once (-maxworkers).
 	maxWorkers int
+
+	// idle is how long a connection may stay with nothing moving on it
+	// before its worker ends it (-idle).
+	idle time.Duration
 }
 
 func main() {
@@ -98,6 +103,7 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(progName, flag.ContinueOnError)
 	fs.StringVar(&cfg.socket, "socket", "/tmp/unixechoserver.sock", "listen on the Unix-domain socket at `path`, unless the service manager passes one")
 	fs.IntVar(&cfg.maxWorkers, "maxworkers", 64, "serve at most `n` connections at once; more wait to be accepted")
+	fs.DurationVar(&cfg.idle, "idle", time.Minute, "end a connection on which nothing has moved for `duration`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -115,6 +121,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.maxWorkers < 1 {
 		return cfg, fmt.Errorf("-maxworkers %d: must be at least 1", cfg.maxWorkers)
+	}
+	if cfg.idle < time.Millisecond {
+		return cfg, fmt.Errorf("-idle %v: must be at least 1ms", cfg.idle)
 	}
 	return cfg, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,20 +42,31 @@ func notifyManager(assignments ...string) {
 	}
 	msg := []byte(strings.Join(assignments, "\n"))
 	if err := sendDatagram(notifySocket, msg); err != nil {
-		logError("notify the service manager at %q: %v", notifySocket, err)
+		logError("notify the service manager at %q of %s: %v", notifySocket, assignments[0], err)
 	}
 }
+
+// notifyTimeout is how long the server waits for the service manager to
+// take a notification: a manager that is slow to read delays the server
+// rather than miss that it is ready, but one that stopped reading costs it
+// a second and a logged error, never its SIGTERM.
+const notifyTimeout = time.Second
 
 // sendDatagram sends msg in one datagram to the Unix socket at addr. A
 // leading "@" names a socket in Linux's abstract namespace, as systemd
 // sometimes names its own; x/sys/unix reads the "@" that way. The socket
-// blocks: a manager that is slow to read delays the server rather than
-// miss that it is ready.
+// blocks for notifyTimeout at most: a datagram socket whose receiver's
+// queue is full waits for room, and without the limit the main loop, which
+// sends, would hear no signal while it waits.
 func sendDatagram(addr string, msg []byte) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(notifyTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return err
+	}
 	return unix.Sendto(fd, msg, 0, &unix.SockaddrUnix{Name: addr})
 }

@@ -30,9 +30,12 @@ type server struct {
 	children chan os.Signal // SIGCHLD: a worker has exited
 	workers  map[int]bool   // the pids of the workers not yet reaped
 	max      int            // how many workers may run at once
+	idle     time.Duration  // how long a connection may stay idle
 
-	lastTrouble time.Time // when logTrouble last logged
-	heldTrouble int       // how many messages logTrouble has held back since
+	lastTrouble time.Time        // when logTrouble last logged
+	heldTrouble int              // how many messages logTrouble has held back since
+	lastHeld    string           // the last of them
+	troubleDue  <-chan time.Time // when the held-back messages are due; nil if none are
 }
 
 // runServer sets the server up, tells the service manager that it is
@@ -74,7 +77,7 @@ func startServer(cfg config) (*server, error) {
 	// What the service manager hands over in the environment is taken out
 	// of it first, so that no worker inherits it.
 	takeNotifySocket()
-	srv := &server{stop: stop, children: children, workers: make(map[int]bool), max: cfg.maxWorkers}
+	srv := &server{stop: stop, children: children, workers: make(map[int]bool), max: cfg.maxWorkers, idle: cfg.idle}
 	ln, err := listenerFromManager()
 	switch {
 	case err != nil:
@@ -112,6 +115,13 @@ func (s *server) serve() error {
 		}
 		select {
 		case conn := <-accepted:
+			if clientGone(conn) {
+				unix.Close(conn) // no worker for a client that has gone
+				continue
+			}
+			if err := limitIdle(conn, s.idle); err != nil {
+				s.logTrouble("connection: %v", err)
+			}
 			if pid, err := startWorker(conn); err != nil {
 				// Out of processes, say: drop this client, serve the next.
 				s.logTrouble("start worker: %v", err)
@@ -121,6 +131,8 @@ func (s *server) serve() error {
 			unix.Close(conn) // the worker has its own copy
 		case <-s.children:
 			s.reap()
+		case <-s.troubleDue:
+			s.logHeldTrouble()
 		case err := <-failed:
 			return err
 		case <-s.stop:
@@ -138,11 +150,12 @@ func (s *server) serve() error {
 func (s *server) shutdown() {
 	notifyManager("STOPPING=1", fmt.Sprintf("STATUS=stopping: ending %d workers", len(s.workers)))
 	s.listener.Close()
-	s.stopWorkers()
+	ended := s.stopWorkers()
+	s.logHeldTrouble()
 	if s.socket != nil && isAt(s.listener.Name(), s.socket) {
 		os.Remove(s.listener.Name())
 	}
-	logInfo("stopped")
+	logInfo("stopped: ended %d workers", ended)
 }
 
 // isAt reports whether path still names the file that fi describes: the

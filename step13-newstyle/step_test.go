@@ -1175,3 +1175,234 @@ func TestUnitFilesPassVerify(t *testing.T) {
 	require.NoErrorf(t, err, "systemd-analyze verify must accept the unit files; it said:\n%s%s", out, see(13))
 	require.Emptyf(t, strings.TrimSpace(string(out)), "systemd-analyze verify must have nothing to say about the unit files; it said:\n%s%s", out, see(13))
 }
+
+// idleLimit is the -idle the tests give: short, so that they run fast.
+const idleLimit = time.Second
+
+// Test that clients who let nothing move on their connections cannot hold
+// the workers for ever: with -maxworkers 2 and -idle 1s, one client that
+// sends nothing more and one that sends a lot and never reads its echo
+// hold both workers, and a third client must still be served within a few
+// seconds, once the idle limit has ended the other two (step 12, with the
+// idle limit that keeps its cap from becoming a denial of service).
+func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", "2", "-idle", idleLimit.String())...))
+	s.HoldConnection() // silent from now on
+	deaf := s.HoldConnection()
+	// The worker echoes until the client's side is full, then waits to
+	// write; the client's own write stops when the worker stops reading.
+	require.NoError(t, deaf.SetWriteDeadline(time.Now().Add(idleLimit/2)), "set-up: a write deadline")
+	n, _ := deaf.Write(make([]byte, 16<<20))
+	t.Logf("held 2 connections: one silent, one that sent %d bytes and reads nothing", n)
+
+	limit := idleLimit + 2*launch.Settle
+	msg := []byte("after the idle ones\n")
+	got, err := echoWithin(s.Socket, msg, limit)
+	require.NoErrorf(t, err, "with -maxworkers 2 held by two idle clients and -idle %v, a third client must be served within %v: an idle connection must end; %s", idleLimit, limit, see(12))
+	require.Equalf(t, string(msg), string(got), "the third client's echo; %s", see(12))
+}
+
+// deadClientLimit is how soon a client must be served after a burst of
+// clients that went away while queued: a worker started for each of them
+// would take many seconds.
+const deadClientLimit = 3 * time.Second
+
+// Test that the server skips a queued connection whose client has gone:
+// with -maxworkers 1 held by one client, 1,500 clients connect and close
+// while queued; once the held client closes, a new client must be served
+// within 3 s, not after a worker for each dead one. A client queued among
+// them that has sent its data and closed only its writing side still gets
+// its echo (step 12, with the cap's queue).
+func TestDeadQueuedClientsAreSkipped(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "maxworkers", 12)
+	s := daemontest.New(t)
+	startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", "1")...))
+	held := s.HoldConnection()
+	half, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.Socket, Net: "unix"})
+	require.NoError(t, err, "set-up: connect a client that closes its writing side")
+	defer half.Close()
+	_, err = half.Write([]byte("half-closed\n"))
+	require.NoError(t, err, "set-up: write to the half-closed client")
+	require.NoError(t, half.CloseWrite(), "set-up: close the writing side")
+	const dead = 1500
+	for i := range dead {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err, "set-up: a socket")
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: s.Socket})
+		unix.Close(fd)
+		require.NoErrorf(t, err, "set-up: client %d of %d must connect (the listen queue holds it)", i+1, dead)
+	}
+	t.Logf("%d clients connected and closed while queued", dead)
+	held.Close()
+
+	begin := time.Now()
+	msg := []byte("after the dead ones\n")
+	got, err := echoWithin(s.Socket, msg, deadClientLimit)
+	require.NoErrorf(t, err, "after %d queued clients that closed, a new client must be served within %v (it waited %v): the server must skip a connection whose client has gone instead of starting a worker for it; %s", dead, deadClientLimit, time.Since(begin).Round(time.Millisecond), see(12))
+	require.Equalf(t, string(msg), string(got), "the new client's echo; %s", see(12))
+	t.Logf("the new client was served %v after the held one closed", time.Since(begin).Round(time.Millisecond))
+	require.NoError(t, half.SetDeadline(time.Now().Add(launch.Settle)))
+	got, err = io.ReadAll(half)
+	require.NoErrorf(t, err, "a queued client that closed only its writing side has not gone: it must get its echo; %s", see(12))
+	require.Equalf(t, "half-closed\n", string(got), "the half-closed client's echo; %s", see(12))
+}
+
+// Test that a service manager that stops reading its notification socket
+// cannot stall the server: with $NOTIFY_SOCKET bound, never read, and its
+// queue full, the server must still serve, exit with status 0 within 5 s
+// of SIGTERM, and say on standard error, at priority err, that READY=1 did
+// not go out (a message the manager cannot take is never lost silently).
+func TestFullNotifySocketDoesNotBlockServer(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	n := listenNotify(t, s) // never read
+	sender, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoErrorf(t, err, "set-up: a datagram socket")
+	defer unix.Close(sender)
+	queued := 0
+	for ; ; queued++ {
+		err := unix.Sendto(sender, []byte(filler), 0, &unix.SockaddrUnix{Name: n.path})
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		require.NoErrorf(t, err, "set-up: fill the queue of %s", n.path)
+	}
+	t.Logf("the queue of %s is full after %d datagrams", n.path, queued)
+
+	cmd := s.Command(s.Flags()...)
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+n.path)
+	_, stderr := runProgram(t, s, cmd)
+	server := waitServer(t, s, "with a full $NOTIFY_SOCKET, a server must still answer on %s within %v (output: %q); %s", s.Socket, launch.LaunchTimeout, stderr, see(13))
+	s.RequireEcho()
+	s.Signal(server, syscall.SIGTERM)
+	deadline := time.Now().Add(shutdownLimit)
+	for launch.Alive(server) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Falsef(t, launch.Alive(server), "on SIGTERM the server %d must exit within %v even though $NOTIFY_SOCKET takes nothing: a notification must never block the server; it still runs (output: %q); %s", server, shutdownLimit, stderr, see(13))
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(13))
+	require.Regexpf(t, `(?m)^<3>.*READY=1`, stderr.String(), "a READY=1 that $NOTIFY_SOCKET could not take must be logged on standard error at priority err (<3>), naming READY=1; %s", see(13))
+}
+
+// Test that sockets passed for another process are not the server's
+// (sd_listen_fds(3)): given a listening socket as descriptor 3 with
+// LISTEN_PID=1 and LISTEN_FDS=1, the server must say so on standard error,
+// close the descriptor, and serve on -socket; a client of the passed
+// socket is then refused, not left waiting in a queue that nobody serves.
+func TestForeignListenFdsAreClosed(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	passed := filepath.Join(s.Dir, "passed.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: passed, Net: "unix"})
+	require.NoErrorf(t, err, "set-up: listen on %s", passed)
+	ln.SetUnlinkOnClose(false)
+	f, err := ln.File()
+	require.NoError(t, err, "set-up: the listening socket as a file")
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &st), "set-up: the socket's inode")
+	socket := fmt.Sprintf("socket:[%d]", st.Ino)
+
+	cmd := s.Command(s.Flags()...)
+	cmd.ExtraFiles = []*os.File{f} // descriptor 3
+	cmd.Env = append(cmd.Env, "LISTEN_PID=1", "LISTEN_FDS=1")
+	_, stderr := runProgram(t, s, cmd)
+	server := waitServer(t, s, "with LISTEN_PID=1, the server must bind -socket and answer on %s within %v (output: %q); %s", s.Socket, launch.LaunchTimeout, stderr, see(13))
+	f.Close()
+	ln.Close() // the test's copies: the server's, if it kept one, is the last
+	s.RequireEcho()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", server))
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for _, fd := range fds {
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", server, fd.Name()))
+		require.NotEqualf(t, socket, link, "the server %d must close the socket passed for another process (LISTEN_PID=1); its descriptor %s is still %s; %s", server, fd.Name(), link, see(13))
+	}
+	_, err = echoWithin(passed, []byte("anyone?\n"), launch.Settle)
+	require.Errorf(t, err, "a client of the socket passed for another process must not be served by this server; %s", see(13))
+	require.NotErrorIsf(t, err, os.ErrDeadlineExceeded, "a client of the socket passed for another process must be refused once the server closed it, not left waiting; %s", see(13))
+	require.Containsf(t, stderr.String(), "LISTEN_PID", "the server must say on standard error why it does not serve the socket it was passed (LISTEN_PID names another process); it wrote %q; %s", stderr, see(13))
+}
+
+// holdWorkers holds n connections to the server and returns the pids of
+// the n workers that serve them.
+func holdWorkers(t *testing.T, s *daemontest.Sandbox, server, n int) []int {
+	t.Helper()
+	for range n {
+		s.HoldConnection()
+	}
+	// Wait for the workers of the held connections alone: the worker of
+	// the connection that found the server ends by itself.
+	var live []int
+	s.Eventually(func() bool { live = liveWorkers(t, server); return len(live) == n },
+		"the server %d must have a live worker for each of the %d open connections; its live children: %v; %s", server, n, &live, see(1))
+	return live
+}
+
+// killedWorkers counts the workers that the log says were killed by
+// signal 9: a message "worker PID: killed by signal 9" for one, and its
+// "(and N more since the last such message)" for N more.
+func killedWorkers(log string) int {
+	killed := regexp.MustCompile(`(?m)worker \d+: killed by signal 9\b.*$`)
+	more := regexp.MustCompile(`\(and (\d+) more since the last such message\)`)
+	n := 0
+	for _, line := range killed.FindAllString(log, -1) {
+		n++
+		if m := more.FindStringSubmatch(line); m != nil {
+			k, _ := strconv.Atoi(m[1])
+			n += k
+		}
+	}
+	return n
+}
+
+// Test that worker trouble held back by the limit of one message a second
+// is written to standard error by the server's exit: after kill -9 of 4
+// workers and SIGTERM at once, standard error must account for all 4, one
+// line each or a count "(and N more since the last such message)"
+// (recommendation 12: nothing is lost without a trace, logged as step 13
+// logs).
+func TestHeldBackTroubleIsLoggedToStderr(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	workers := holdWorkers(t, s, server, 4)
+	for _, w := range workers {
+		s.Signal(w, syscall.SIGKILL)
+	}
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Equalf(t, len(workers), killedWorkers(stderr.String()), "after kill -9 of %d workers %v and SIGTERM at once, standard error must account for each of them by the server's exit (\"<3>worker PID: killed by signal 9\", or a count \"(and N more since the last such message)\"); it holds %q; %s",
+		len(workers), workers, stderr, see(12))
+}
+
+// Test that the server's stop line on standard error says how many
+// workers it ended: with 3 connections open, SIGTERM must bring
+// "<6>stopped: ended 3 workers" (or words to that effect: "stopped", then
+// "3 workers") (recommendation 12, logged as step 13 logs).
+func TestShutdownSaysHowManyWorkersItEndedToStderr(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, stderr := startWithStderr(t, s)
+	holdWorkers(t, s, server, 3)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	require.Regexpf(t, `(?m)^<6>stopped\b.*\b3 workers\b`, stderr.String(), "with 3 connections open, the server's stop line on standard error must say that it ended 3 workers; %s", see(12))
+}
+
+// Test that an -idle that is not a duration of 1ms or more is refused
+// with one line that names the flag, and a non-zero exit (step 12's idle
+// limit: 0 would mean no limit at all to the kernel).
+func TestRejectsBadIdle(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "idle", 12)
+	s := daemontest.New(t)
+	for _, d := range []string{"0", "-1s", "500us", "soon"} {
+		r := s.Run(s.Command(append(s.Flags(), "-idle", d)...))
+		require.NotEqualf(t, 0, r.Code, "-idle %s must be refused: the program must exit non-zero; it exited 0; %s", d, see(12))
+		require.Containsf(t, r.Stderr, "-idle", "-idle %s: the message must name the flag; it is %q; %s", d, r.Stderr, see(12))
+	}
+}

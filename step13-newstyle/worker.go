@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +27,22 @@ const workerGrace = time.Second
 // It returns the worker's pid.
 func startWorker(conn int) (int, error) {
 	return reexec(roleWorker, []uintptr{0, 1, 2, uintptr(conn)}, nil)
+}
+
+// limitIdle gives the connection conn a time limit on every read and
+// write: a read that waits longer than idle for a byte, or a write that
+// waits as long for room, fails with EAGAIN, and the worker ends the
+// connection. A client that sends nothing, or never reads its echo, cannot
+// hold a worker, one of the -maxworkers, for ever. The limits are the
+// socket's own options, so the worker inherits them at no cost.
+func limitIdle(conn int, idle time.Duration) error {
+	tv := unix.NsecToTimeval(idle.Nanoseconds())
+	for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
+		if err := unix.SetsockoptTimeval(conn, unix.SOL_SOCKET, opt, &tv); err != nil {
+			return fmt.Errorf("set the idle limit: %w", err)
+		}
+	}
+	return nil
 }
 
 // reap collects the exit status of every worker that has exited, so that
@@ -58,10 +75,16 @@ func (s *server) reap() {
 }
 
 // logTrouble logs a worker's trouble at most once a second, so that a storm
-// of them cannot flood the log, and tells how many it held back.
+// of them cannot flood the log, and tells how many it held back. What it
+// holds back is due a second after the last message: the main loop then
+// logs it (logHeldTrouble), and so does shutdown.
 func (s *server) logTrouble(format string, args ...any) {
 	if time.Since(s.lastTrouble) < time.Second {
 		s.heldTrouble++
+		s.lastHeld = fmt.Sprintf(format, args...)
+		if s.troubleDue == nil {
+			s.troubleDue = time.After(time.Until(s.lastTrouble.Add(time.Second)))
+		}
 		return
 	}
 	msg := fmt.Sprintf(format, args...)
@@ -69,12 +92,31 @@ func (s *server) logTrouble(format string, args ...any) {
 		msg += fmt.Sprintf(" (and %d more since the last such message)", s.heldTrouble)
 	}
 	logError("%s", msg)
+	s.lastTrouble, s.heldTrouble, s.troubleDue = time.Now(), 0, nil
+}
+
+// logHeldTrouble logs the last message that logTrouble held back, with
+// how many more it held back before it, so that no trouble goes unlogged
+// for more than a second, even when no more comes.
+func (s *server) logHeldTrouble() {
+	s.troubleDue = nil
+	if s.heldTrouble == 0 {
+		return
+	}
+	msg := s.lastHeld
+	if s.heldTrouble > 1 {
+		msg += fmt.Sprintf(" (and %d more since the last such message)", s.heldTrouble-1)
+	}
+	logError("%s", msg)
 	s.lastTrouble, s.heldTrouble = time.Now(), 0
 }
 
 // stopWorkers ends the workers still running and reaps them: SIGTERM first,
-// then, after workerGrace, SIGKILL, which no worker can ignore.
-func (s *server) stopWorkers() {
+// then, after workerGrace, SIGKILL, which no worker can ignore. It returns
+// how many it ended.
+func (s *server) stopWorkers() (ended int) {
+	s.reap() // those that have exited already are not for it to end
+	ended = len(s.workers)
 	for pid := range s.workers {
 		unix.Kill(pid, unix.SIGTERM)
 	}
@@ -91,23 +133,42 @@ func (s *server) stopWorkers() {
 			}
 		}
 	}
+	return ended
 }
 
 // runWorker echoes the connection on descriptor 3, then closes it. A
-// client that goes away before it has read its echo (EPIPE, ECONNRESET) is
-// no error: any client could otherwise fill the log. Its messages go to
-// standard error, the server's, with its pid: the journal names the
-// process that opened the stream, the server.
-func runWorker() int {
+// client that goes away before it has read its echo (EPIPE, ECONNRESET),
+// or lets nothing move for the idle limit (EAGAIN, from the timeouts that
+// limitIdle set on the socket), is no error: any client could otherwise
+// fill the log. Its messages go to standard error, the server's, with its
+// pid: the journal names the process that opened the stream, the server.
+func runWorker() (code int) {
+	defer recoverWorker(&code)
 	err := echo(connFd)
 	if err == nil {
 		err = unix.Close(connFd)
 	}
-	if err != nil && !errors.Is(err, unix.EPIPE) && !errors.Is(err, unix.ECONNRESET) {
+	if err != nil && !errors.Is(err, unix.EPIPE) && !errors.Is(err, unix.ECONNRESET) && !errors.Is(err, unix.EAGAIN) {
 		logError("worker %d: echo: %v", os.Getpid(), err)
 		return 1
 	}
 	return 0
+}
+
+// recoverWorker, deferred by runWorker, logs a panic of the worker as one
+// line with the worker's pid, the panic's value and its stack, and makes
+// the worker exit with status 2, as an unrecovered panic does: the Go
+// runtime's own trace names no process, and every worker writes to the
+// same log. (A fatal signal from outside, say kill -SEGV, is no panic: the
+// runtime's trace stays without a pid, and the server's message about the
+// worker's exit names it.)
+func recoverWorker(code *int) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	logError("worker %d: panic: %v\n%s", os.Getpid(), v, debug.Stack())
+	*code = 2
 }
 
 // echo sends back every byte it reads from fd until the client has closed
