@@ -1023,7 +1023,8 @@ func TestStalePidFileIsRewritten(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", stale), func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644), "set-up: write %q to %s", stale, s.PidFile)
+			// 0600, as the server creates it: one others may read is refused (step 07)
+			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o600), "set-up: write %q to %s", stale, s.PidFile)
 			server, _ := s.Start()
 			b, err := os.ReadFile(s.PidFile)
 			require.NoErrorf(t, err, "read the pid file %s", s.PidFile)

@@ -49,7 +49,7 @@ type logger struct {
 // startLogging opens the -log file and points descriptor 2 at it, so that a
 // panic's stack trace is not lost in /dev/null (recommendation 11).
 func startLogging(syslogPath, logPath string) error {
-	file, err := openPrivateFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	file, err := openPrivateFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}

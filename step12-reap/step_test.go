@@ -1025,7 +1025,8 @@ func TestStalePidFileIsRewritten(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", stale), func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644), "set-up: write %q to %s", stale, s.PidFile)
+			// 0600, as the server creates it: one others may read is refused (step 07)
+			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o600), "set-up: write %q to %s", stale, s.PidFile)
 			server, _ := s.Start()
 			b, err := os.ReadFile(s.PidFile)
 			require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
@@ -1708,7 +1709,7 @@ func TestSurvivesProcessLimit(t *testing.T) {
 		t.Skip("needs prlimit, from util-linux")
 	}
 	s := daemontest.New(t)
-	require.NoError(t, os.Chmod(s.Dir, 0o777), "set-up: let nobody create the server's files")
+	require.NoError(t, os.Chown(s.Dir, 65534, 65534), "set-up: let nobody create the server's files")
 	binary := filepath.Join(s.Dir, "echod") // a path nobody may execute
 	require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
