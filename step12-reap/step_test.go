@@ -1397,6 +1397,119 @@ func TestRuntimeDumpGoesToLogFile(t *testing.T) {
 	require.Containsf(t, string(b), "goroutine ", "the runtime's dump in the -log file %s must list the goroutines; %s", s.Log, see(11))
 }
 
+// Test that a -log file on a path that another user controls is refused
+// (recommendation 11): through a symbolic link that user planted in a
+// directory of theirs, in a directory group and others may write, in a
+// directory of theirs, or as a hard link to a file of root's, which would
+// get the server's lines appended. Needs root.
+func TestLogFilePathMustBeTrusted(t *testing.T) {
+	t.Parallel()
+	requireRefusesPlantedPath(t, "log", 11, true)
+}
+
+// Test that a -log file renamed or deleted, as logrotate does without
+// copytruncate, is reopened (recommendation 11): the server's next message
+// (here its stop, on SIGTERM) goes to a new file at the -log path, not to
+// the renamed one.
+func TestRotatedLogIsReopened(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	for _, how := range []string{"renamed", "deleted"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			s := daemontest.New(t)
+			server, _ := s.Start()
+			old := s.Log + ".1"
+			if how == "renamed" {
+				require.NoErrorf(t, os.Rename(s.Log, old), "set-up: mv %s %s", s.Log, old)
+			} else {
+				require.NoErrorf(t, os.Remove(s.Log), "set-up: rm %s", s.Log)
+			}
+			s.Signal(server, unix.SIGTERM)
+			require.Equalf(t, 0, s.WaitExit(server), "the server %d must exit 0 on SIGTERM", server)
+			b, err := os.ReadFile(s.Log)
+			require.NoErrorf(t, err, "after the -log file was %s, the server %d must log its stop in a new file at %s; %s", how, server, s.Log, see(11))
+			require.Containsf(t, string(b), "stopped", "the new -log file %s must hold the server's stop message; it holds %q; %s", s.Log, b, see(11))
+			if how == "renamed" {
+				b, _ = os.ReadFile(old)
+				require.NotContainsf(t, string(b), "stopped", "the renamed log %s must not get the server's later messages; it holds %q; %s", old, b, see(11))
+			}
+		})
+	}
+}
+
+// Test that accept failures are logged at most once a second (recommendation
+// 11): under a descriptor limit too low for one more connection, a queued
+// client makes accept fail again and again, and the log must not flood.
+func TestAcceptFailuresAreLoggedOnceASecond(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	var limit unix.Rlimit
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, nil, &limit), "set-up: read the server %d's descriptor limit", server)
+	normal := limit.Cur
+	limit.Cur = 3 // descriptors 0, 1 and 2 only: accept fails with EMFILE
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil), "set-up: lower the server %d's descriptor limit", server)
+	defer func() {
+		limit.Cur = normal
+		unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil)
+	}()
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.Socket, Net: "unix"})
+	require.NoErrorf(t, err, "connect to %s", s.Socket)
+	defer conn.Close()
+	const window = 2500 * time.Millisecond
+	time.Sleep(window) // the measurement: messages logged while accept fails
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the log %s", s.Log)
+	lines := strings.Count(string(b), "accept:")
+	t.Logf("%d accept messages in %v", lines, window)
+	require.NotZerof(t, lines, "the server %d must log that accept fails (in %s); %s", server, s.Log, see(11))
+	require.LessOrEqualf(t, lines, 3, "in %v of failing accepts, the server %d must log at most one message a second (3); it logged %d in %s; %s", window, server, lines, s.Log, see(11))
+}
+
+// Test that a worker that cannot start for want of descriptors is logged
+// with that cause (recommendation 11): at descriptor limits just above what
+// the server holds, clients arriving together must never make it log "bad
+// file descriptor", which names no cause an operator can act on.
+func TestWorkerStartFailureNamesCause(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", server))
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	highest := 0
+	for _, fd := range fds {
+		n, _ := strconv.Atoi(fd.Name())
+		highest = max(highest, n)
+	}
+	var limit unix.Rlimit
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, nil, &limit), "set-up: read the server %d's descriptor limit", server)
+	normal := limit.Cur
+	defer func() {
+		limit.Cur = normal
+		unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil)
+	}()
+	for extra := 2; extra <= 5; extra++ {
+		limit.Cur = uint64(highest + extra)
+		require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_NOFILE, &limit, nil), "set-up: set the server %d's descriptor limit", server)
+		done := make(chan bool)
+		for range 20 {
+			go func() {
+				daemontest.Echo(s.Socket, []byte("hi\n")) // may fail: the server drops clients it cannot serve
+				done <- true
+			}()
+		}
+		for range 20 {
+			<-done
+		}
+	}
+	b, err := os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the log %s", s.Log)
+	require.NotContainsf(t, string(b), "bad file descriptor", "at descriptor limits just above the %d the server %d holds, a worker that cannot start must be logged with its cause (out of descriptors), not %q; the log %s holds %q; %s", highest, server, "bad file descriptor", s.Log, b, see(11))
+}
+
 // Test that a real syslog daemon, rsyslogd, receives the server's start
 // message (recommendation 11).
 func TestRsyslogReceivesServerLog(t *testing.T) {
