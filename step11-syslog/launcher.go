@@ -125,8 +125,8 @@ func notifyLauncher(startErr error) {
 	fmt.Fprintf(notify, "ready %d\n", os.Getpid())
 }
 
-// releaseStderr points descriptor 2 at /dev/null, as 0 and 1 are
-// (recommendation 6), if it is still the notification pipe: the launcher
+// releaseStderr points descriptor 2 at the -log file (recommendation 11),
+// or at /dev/null as 0 and 1 are, if it is still the notification pipe: the launcher
 // stops reading once it has been told, and a later write to the pipe would
 // fail. A descriptor 2 that already moved elsewhere stays.
 func releaseStderr() {
@@ -135,6 +135,6 @@ func releaseStderr() {
 		return
 	}
 	if stderr.Dev == notify.Dev && stderr.Ino == notify.Ino {
-		unix.Dup3(0, 2, 0) // descriptor 0 is /dev/null
+		daemonLog.takeStderr() // the -log file (recommendation 11)
 	}
 }
