@@ -1453,7 +1453,7 @@ func TestWorkerStartFailureNamesCause(t *testing.T) {
 		done := make(chan bool)
 		for range 20 {
 			go func() {
-				daemontest.Echo(s.Socket, []byte("hi\n")) // may fail: the server drops clients it cannot serve
+				launch.Echo(s.Socket, []byte("hi\n")) // may fail: the server drops clients it cannot serve
 				done <- true
 			}()
 		}
