@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -504,6 +505,44 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 		t.Logf("the launcher's output, to end-of-file: %q", out)
 	case <-time.After(launch.Settle):
 		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", launch.Settle, see(6))
+	}
+}
+
+// Test that the launcher reports why the server died before it was ready,
+// though the server's standard error is /dev/null (recommendation 6): run
+// as a user of its own under a process limit (RLIMIT_NPROC) too low for
+// the Go runtime to start its threads, a failed start must say more than
+// that the server exited. Needs root and prlimit (util-linux).
+func TestLauncherReportsWhyServerDied(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can start the program as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit, from util-linux")
+	}
+	// RLIMIT_NPROC counts every process and thread of the user: a user id
+	// of this test binary's own keeps other tests' processes out of it.
+	uid := 400000 + os.Getpid()
+	failed := 0
+	for _, limit := range []int{6, 9, 12} {
+		s := daemontest.New(t)
+		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
+		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
+		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
+		cmd := s.Command(s.Flags()...)
+		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		r := s.Run(cmd)
+		if r.Code == 0 {
+			continue
+		}
+		failed++
+		require.NotContainsf(t, r.Stderr, "exited before it was ready", "as uid %d under RLIMIT_NPROC %d, the launcher must print why the server died (what the Go runtime wrote on the server's standard error before it was ready), not only that it exited: it said %q; %s", uid, limit, r.Stderr, see(6))
+	}
+	if failed == 0 {
+		t.Skip("no process limit tried made the start fail on this machine")
 	}
 }
 

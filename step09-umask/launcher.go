@@ -42,11 +42,16 @@ func runLauncher(cfg config) error {
 		return err
 	}
 	defer null.Close()
+	// Until the server is ready, though, its standard error is the
+	// notification pipe: a Go runtime that dies before main runs (it could
+	// not create a thread, say) writes why there, and the launcher prints
+	// it. The server points descriptor 2 at /dev/null when it notifies.
+	//
 	// Recommendation 3: the session leader calls setsid() between fork and
 	// exec, so it starts a new session, with no controlling terminal:
 	// hanging up the launcher's terminal cannot reach the server, and
 	// reading from the terminal cannot stop it.
-	leader, err := reexec(roleLeader, []uintptr{null.Fd(), null.Fd(), null.Fd(), notify.Fd()}, &syscall.SysProcAttr{Setsid: true})
+	leader, err := reexec(roleLeader, []uintptr{null.Fd(), null.Fd(), notify.Fd(), notify.Fd()}, &syscall.SysProcAttr{Setsid: true})
 	notify.Close() // now only the session leader and the server hold the writing end
 	if err != nil {
 		return fmt.Errorf("start session leader: %w", err)
@@ -83,7 +88,8 @@ func markInheritedCloseOnExec() error {
 }
 
 // awaitReady reads the one line that the server writes on the notification
-// pipe: "ready PID" once it listens, or the reason it could not start.
+// pipe: "ready PID" once it listens, or the reason it could not start,
+// which may be the first line of what the Go runtime wrote as it died.
 func awaitReady(r io.Reader) (int, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if line == "" {
@@ -100,12 +106,16 @@ func awaitReady(r io.Reader) (int, error) {
 		}
 		return pid, nil
 	}
-	return 0, errors.New(strings.TrimPrefix(line, "error: "))
+	if reason, ok := strings.CutPrefix(line, "error: "); ok {
+		return 0, errors.New(reason)
+	}
+	return 0, fmt.Errorf("the server died before it was ready: %s", line)
 }
 
 // notifyLauncher tells the launcher how the server's start went, and closes
 // the pipe: after this the launcher exits.
 func notifyLauncher(startErr error) {
+	releaseStderr()
 	notify := os.NewFile(notifyFd, "notify")
 	defer notify.Close()
 	if startErr != nil {
@@ -113,4 +123,18 @@ func notifyLauncher(startErr error) {
 		return
 	}
 	fmt.Fprintf(notify, "ready %d\n", os.Getpid())
+}
+
+// releaseStderr points descriptor 2 at /dev/null, as 0 and 1 are
+// (recommendation 6), if it is still the notification pipe: the launcher
+// stops reading once it has been told, and a later write to the pipe would
+// fail. A descriptor 2 that already moved elsewhere stays.
+func releaseStderr() {
+	var stderr, notify unix.Stat_t
+	if unix.Fstat(2, &stderr) != nil || unix.Fstat(notifyFd, &notify) != nil {
+		return
+	}
+	if stderr.Dev == notify.Dev && stderr.Ino == notify.Ino {
+		unix.Dup3(0, 2, 0) // descriptor 0 is /dev/null
+	}
 }

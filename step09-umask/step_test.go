@@ -5,6 +5,7 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
@@ -510,6 +511,44 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	}
 }
 
+// Test that the launcher reports why the server died before it was ready,
+// though the server's standard error is /dev/null (recommendation 6): run
+// as a user of its own under a process limit (RLIMIT_NPROC) too low for
+// the Go runtime to start its threads, a failed start must say more than
+// that the server exited. Needs root and prlimit (util-linux).
+func TestLauncherReportsWhyServerDied(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can start the program as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit, from util-linux")
+	}
+	// RLIMIT_NPROC counts every process and thread of the user: a user id
+	// of this test binary's own keeps other tests' processes out of it.
+	uid := 400000 + os.Getpid()
+	failed := 0
+	for _, limit := range []int{6, 9, 12} {
+		s := daemontest.New(t)
+		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
+		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
+		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
+		cmd := s.Command(s.Flags()...)
+		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		r := s.Run(cmd)
+		if r.Code == 0 {
+			continue
+		}
+		failed++
+		require.NotContainsf(t, r.Stderr, "exited before it was ready", "as uid %d under RLIMIT_NPROC %d, the launcher must print why the server died (what the Go runtime wrote on the server's standard error before it was ready), not only that it exited: it said %q; %s", uid, limit, r.Stderr, see(6))
+	}
+	if failed == 0 {
+		t.Skip("no process limit tried made the start fail on this machine")
+	}
+}
+
 // Test that the server itself holds a lock on its pid file: /proc/locks
 // names the server's pid on the file's inode (recommendation 7).
 func TestServerLocksPidFile(t *testing.T) {
@@ -777,6 +816,140 @@ func describe(fi fs.FileInfo) string {
 	return fmt.Sprintf("%v uid %d gid %d", fi.Mode(), st.Uid, st.Gid)
 }
 
+// Test that a pid file on a path that another user controls is refused
+// (recommendation 7): through a symbolic link that user planted in a
+// directory of theirs, in a directory group and others may write, in a
+// directory of theirs, or as a hard link to a file of root's. The launcher
+// exits non-zero with one line naming the path, and root's file is left as
+// it was. Needs root.
+func TestPidFilePathMustBeTrusted(t *testing.T) {
+	t.Parallel()
+	requireRefusesPlantedPath(t, "pidfile", 7, true)
+}
+
+// Test that a socket on a path that another user controls is refused
+// (recommendation 7): the server must not remove a socket, or bind one,
+// where another user's symbolic link or directory sends it. Needs root.
+func TestSocketPathMustBeTrusted(t *testing.T) {
+	t.Parallel()
+	requireRefusesPlantedPath(t, "socket", 7, false)
+}
+
+// requireRefusesPlantedPath requires the program to refuse the path it is
+// given for -flag when another user (nobody) controls a directory on the
+// way, and, with hardLink, a hard link to a file of root's; and to leave
+// root's file (a stale socket, for -socket) as it was.
+func requireRefusesPlantedPath(t *testing.T, flag string, step int, hardLink bool) {
+	daemontest.RequireFlag(t, flag, step)
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give a directory to another user")
+	}
+	const nobody = 65534
+	cases := map[string]func(dir string) (given, target string, err error){
+		"symbolic link in another user's directory": func(dir string) (string, string, error) {
+			planted, victim := filepath.Join(dir, "D"), filepath.Join(dir, "V")
+			err := errors.Join(os.Mkdir(planted, 0o755), os.Chown(planted, nobody, nobody), os.Mkdir(victim, 0o755),
+				os.Symlink(victim, filepath.Join(planted, "run")), os.Lchown(filepath.Join(planted, "run"), nobody, nobody))
+			return filepath.Join(planted, "run", "f"), filepath.Join(victim, "f"), err
+		},
+		"directory that others may write": func(dir string) (string, string, error) {
+			open := filepath.Join(dir, "W")
+			err := errors.Join(os.Mkdir(open, 0o755), os.Chmod(open, 0o777))
+			return filepath.Join(open, "f"), filepath.Join(open, "f"), err
+		},
+		"directory of another user": func(dir string) (string, string, error) {
+			theirs := filepath.Join(dir, "N")
+			err := errors.Join(os.Mkdir(theirs, 0o755), os.Chown(theirs, nobody, nobody))
+			return filepath.Join(theirs, "f"), filepath.Join(theirs, "f"), err
+		},
+	}
+	if hardLink {
+		cases["hard link to a file of root's"] = func(dir string) (string, string, error) {
+			return filepath.Join(dir, "f"), filepath.Join(dir, "f.orig"), nil
+		}
+	}
+	for name, plant := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := daemontest.New(t)
+			given, target, err := plant(s.Dir)
+			require.NoErrorf(t, err, "set-up: %s for -%s", name, flag)
+			require.NoErrorf(t, makeVictim(target, flag == "socket"), "set-up: root's file %s", target)
+			if given != target {
+				if _, err := os.Lstat(given); err != nil {
+					require.NoErrorf(t, os.Link(target, given), "set-up: a hard link %s to %s", given, target)
+				}
+			}
+			before := victimState(t, target)
+			r := s.Run(s.Command(append(s.Flags(), "-"+flag, given)...))
+			require.NotEqualf(t, 0, r.Code, "-%s %s, through a %s, must be refused: the launcher must exit non-zero; it exited 0 (stdout %q); %s", flag, given, name, r.Stdout, see(step))
+			requireOneLine(t, r.Stderr, "the refusal of a "+name+" at -"+flag)
+			require.Containsf(t, r.Stderr, given, "the refusal must name the path %s; it is %q; %s", given, r.Stderr, see(step))
+			require.Equalf(t, before, victimState(t, target), "root's file %s, reached through -%s %s, must be left as it was; %s", target, flag, given, see(step))
+			var left []int
+			s.Eventually(func() bool { left = s.Daemons(); return len(left) == 0 }, "with a %s at -%s, no server may run; running: %v", name, flag, &left)
+		})
+	}
+}
+
+// makeVictim makes root's file at path: a stale socket, or a regular file
+// with contents, mode 0644.
+func makeVictim(path string, socket bool) error {
+	if !socket {
+		return errors.Join(os.WriteFile(path, []byte("keep me\n"), 0o600), os.Chmod(path, 0o644))
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Bind(fd, &unix.SockaddrUnix{Name: path}) // closed unlistened: stale
+}
+
+// victimState describes the file at path: its inode, and what snapshot says.
+func victimState(t *testing.T, path string) string {
+	t.Helper()
+	return fmt.Sprintf("inode %d %s", inodeOf(t, path), snapshot(t, path))
+}
+
+// Test that no other user can hold the single-instance lock (recommendation
+// 7): flock(2) needs only a read descriptor, so a pid file that others may
+// open could be locked by anyone, and every start would then fail. After
+// the server is killed with SIGKILL, nobody tries to lock the pid file it
+// left; a new start must still succeed. Needs root and flock (util-linux).
+func TestOtherUserCannotHoldLock(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	if os.Geteuid() != 0 {
+		t.Skip("only root can act as another user")
+	}
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		t.Skip("needs flock, from util-linux")
+	}
+	s := daemontest.New(t)
+	require.NoError(t, os.Chmod(s.Dir, 0o711), "set-up: let other users reach the pid file's directory")
+	first, _ := s.Start()
+	s.Signal(first, unix.SIGKILL)
+	require.Truef(t, daemontest.WaitGone(first), "set-up: the server %d must die of SIGKILL", first)
+	holder := exec.Command(flock, "-x", "-n", s.PidFile, "sh", "-c", "echo locked; exec sleep 60")
+	holder.Env = s.Command().Env // marked: the sandbox's sweep finds it
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := holder.StdoutPipe()
+	require.NoError(t, err, "set-up: flock's output")
+	var stderr bytes.Buffer
+	holder.Stderr = &stderr
+	require.NoError(t, holder.Start(), "set-up: start flock as nobody")
+	defer func() {
+		unix.Kill(-holder.Process.Pid, unix.SIGKILL)
+		holder.Wait()
+	}()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	t.Logf("as nobody: flock -x -n %s: %q %s", s.PidFile, line, strings.TrimSpace(stderr.String()))
+	r := s.Run(s.Command(s.Flags()...))
+	require.Equalf(t, 0, r.Code, "after the server %d was killed, nobody (uid 65534) tried to lock its pid file %s (flock said %q); a new start must still succeed, as no other user can open the pid file; it exited %d: %q; %s", first, s.PidFile, strings.TrimSpace(line), r.Code, strings.TrimSpace(r.Stderr), see(7))
+}
+
 // Test that the pid file holds the server's pid and a newline
 // (recommendation 8).
 func TestPidFileHoldsServerPid(t *testing.T) {
@@ -845,7 +1018,8 @@ func TestStalePidFileIsRewritten(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", stale), func(t *testing.T) {
 			t.Parallel()
 			s := daemontest.New(t)
-			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o644), "set-up: write %q to %s", stale, s.PidFile)
+			// 0600, as the server creates it: one others may read is refused (step 07)
+			require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale+"\n"), 0o600), "set-up: write %q to %s", stale, s.PidFile)
 			server, _ := s.Start()
 			b, err := os.ReadFile(s.PidFile)
 			require.NoErrorf(t, err, "read the pid file %s", s.PidFile)

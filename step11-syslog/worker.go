@@ -20,6 +20,13 @@ const echoBuffer = 64 << 10
 // every descriptor this program opens, is close-on-exec and stays behind.
 func startWorker(conn int) error {
 	_, err := reexec(roleWorker, []uintptr{0, 1, 2, uintptr(conn)}, nil)
+	if errors.Is(err, unix.EBADF) {
+		// ForkExec's child first moves its status pipe above the highest
+		// descriptor it passes on. When conn is the last descriptor that
+		// RLIMIT_NOFILE allows, there is none above it, and dup3 fails with
+		// EBADF: the server is out of descriptors. Say so (recommendation 11).
+		err = fmt.Errorf("%w: no descriptor free above the connection's (%d) for exec", unix.EMFILE, conn)
+	}
 	return err
 }
 

@@ -43,22 +43,55 @@ type logger struct {
 	mu         sync.Mutex // the main loop and the accept goroutine both log
 	syslogPath string     // the syslog daemon's datagram socket (-syslog)
 	file       *os.File   // the -log file
+	path       string     // the -log path, to reopen it after a rotation
+	stderr     bool       // whether descriptor 2 is the -log file
 	lost       int        // messages neither took, told with the next one
 }
 
-// startLogging opens the -log file and points descriptor 2 at it, so that a
-// panic's stack trace is not lost in /dev/null (recommendation 11).
+// startLogging opens the -log file. Once the server is ready, descriptor 2
+// moves to it too (takeStderr).
 func startLogging(syslogPath, logPath string) error {
-	file, err := openPrivateFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	file, err := openPrivateFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}
-	if err := unix.Dup3(int(file.Fd()), 2, 0); err != nil {
-		file.Close()
-		return fmt.Errorf("log file: point descriptor 2 at it: %w", err)
-	}
-	daemonLog.syslogPath, daemonLog.file = syslogPath, file
+	daemonLog.syslogPath, daemonLog.file, daemonLog.path = syslogPath, file, logPath
 	return nil
+}
+
+// takeStderr points descriptor 2 at the -log file, so that a panic's stack
+// trace is not lost in /dev/null (recommendation 11), or, before
+// startLogging, at /dev/null (descriptor 0).
+func (l *logger) takeStderr() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		unix.Dup3(0, 2, 0)
+		return
+	}
+	l.stderr = unix.Dup3(int(l.file.Fd()), 2, 0) == nil
+}
+
+// reopenIfMoved reopens the -log file when its path no longer names the
+// file the logger holds: logrotate renamed it, or someone deleted it.
+// Otherwise the server would write to the renamed file for ever. A stat
+// per line written to the file is cheap beside the write. Descriptor 2
+// follows, and so do the workers started from now on. A new file that
+// cannot be opened (refused, say) leaves the logger on the old one.
+func (l *logger) reopenIfMoved() {
+	open, err := l.file.Stat()
+	if err != nil || isAt(l.path, open) {
+		return
+	}
+	file, err := openPrivateFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	if l.stderr {
+		unix.Dup3(int(file.Fd()), 2, 0)
+	}
+	l.file.Close()
+	l.file = file
 }
 
 // send logs one message, as one line: oneLine escapes any newline that a
@@ -86,6 +119,7 @@ func (l *logger) write(priority int, line string) bool {
 	if err := sendSyslog(l.syslogPath, fmt.Sprintf("<%d>%s", priority, line)); err == nil {
 		return true
 	}
+	l.reopenIfMoved()
 	_, err := fmt.Fprintln(l.file, line)
 	return err == nil
 }

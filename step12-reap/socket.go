@@ -16,6 +16,9 @@ import (
 // dynamic loader (PERFORMANCE.md). The socket is close-on-exec, so that no
 // worker inherits it.
 func listen(path string) (*os.File, error) {
+	if err := checkDirectories(path); err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
