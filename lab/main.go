@@ -11,8 +11,9 @@
 //
 // A lab for step N is a Go module of its own in DIR (module path labNN):
 // the code of step N-1 to start from, the tests of step N, copies of the
-// packages they import (internal/daemontest and internal/proc) with their
-// import paths changed to the lab's module, the repository's go.sum, and a
+// repository's packages they import, directly or through another
+// (internal/daemontest, internal/launch, internal/property and those they
+// use), with their import paths changed to the lab's module, the repository's go.sum, and a
 // README.md for the student: the recommendation, what the tests check,
 // how to run them, and hints. It builds with Go and the module proxy or
 // cache alone. With -solution, step N's code goes into DIR/_solution,

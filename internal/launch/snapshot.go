@@ -1,4 +1,4 @@
-package harness
+package launch
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ type Snapshot struct {
 	StatusErr   error
 	Fds         map[int]string
 	FdsErr      error
-	OpenFiles   map[fileID]string // the files its descriptors refer to, by device and inode
+	OpenFiles   map[FileID]string // the files its descriptors refer to, by device and inode
 	Cwd         string
 	CwdErr      error
 	Locks       []proc.Lock // every lock on the machine
@@ -77,33 +77,33 @@ func TakeSnapshot(pid int) (Snapshot, error) {
 	return s, nil
 }
 
-// The accessors return a part with its error, wrapped to say what the
+// The XOrErr accessors return a part with its error, wrapped to say what the
 // tour was reading: "read /proc/42/fd: permission denied".
-func (s *Snapshot) stat() (proc.Stat, error) {
+func (s *Snapshot) StatOrErr() (proc.Stat, error) {
 	return s.Stat, readErr(s.StatErr, "read /proc/%d/stat", s.Pid)
 }
 
-func (s *Snapshot) status() (map[string]string, error) {
+func (s *Snapshot) StatusOrErr() (map[string]string, error) {
 	return s.Status, readErr(s.StatusErr, "read /proc/%d/status", s.Pid)
 }
 
-func (s *Snapshot) fds() (map[int]string, error) {
+func (s *Snapshot) FdsOrErr() (map[int]string, error) {
 	return s.Fds, readErr(s.FdsErr, "read /proc/%d/fd", s.Pid)
 }
 
-func (s *Snapshot) environ() ([]string, error) {
+func (s *Snapshot) EnvironOrErr() ([]string, error) {
 	return s.Environ, readErr(s.EnvironErr, "read /proc/%d/environ", s.Pid)
 }
 
-func (s *Snapshot) cwd() (string, error) {
+func (s *Snapshot) CwdOrErr() (string, error) {
 	return s.Cwd, readErr(s.CwdErr, "read /proc/%d/cwd", s.Pid)
 }
 
-func (s *Snapshot) locks() ([]proc.Lock, error) {
+func (s *Snapshot) LocksOrErr() ([]proc.Lock, error) {
 	return s.Locks, readErr(s.LocksErr, "read /proc/locks")
 }
 
-func (s *Snapshot) children() ([]proc.Stat, error) {
+func (s *Snapshot) ChildrenOrErr() ([]proc.Stat, error) {
 	return s.Children, readErr(s.ChildrenErr, "read /proc/*/stat")
 }
 
@@ -128,40 +128,41 @@ func (s *Snapshot) Command() string {
 	return "[" + s.Stat.Comm + "]"
 }
 
-// fileID names a file as /proc/locks does: by device and inode.
-type fileID struct {
+// FileID names a file as /proc/locks does: by device and inode.
+type FileID struct {
 	Major, Minor uint32
 	Inode        uint64
 }
 
-func (id fileID) String() string {
+func (id FileID) String() string {
 	return fmt.Sprintf("%02x:%02x:%d", id.Major, id.Minor, id.Inode)
 }
 
-// is reports whether lock l is on the file id.
-func (id fileID) is(l proc.Lock) bool { return id == idOf(l) }
+// Is reports whether lock l is on the file id.
+func (id FileID) Is(l proc.Lock) bool { return id == IDOf(l) }
 
-func idOf(l proc.Lock) fileID { return fileID{l.Major, l.Minor, l.Inode} }
+// IDOf names the file that lock l is on.
+func IDOf(l proc.Lock) FileID { return FileID{l.Major, l.Minor, l.Inode} }
 
-// statID returns the device and inode of the file at path.
-func statID(path string) (fileID, error) {
+// StatID returns the device and inode of the file at path.
+func StatID(path string) (FileID, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return fileID{}, fmt.Errorf("stat %s: %w", path, err)
+		return FileID{}, fmt.Errorf("stat %s: %w", path, err)
 	}
-	return fileID{unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino}, nil
+	return FileID{unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino}, nil
 }
 
 // openFiles maps the files that pid's descriptors refer to by their device
 // and inode, which is how /proc/locks names a locked file. /proc/PID/fd/N
 // reaches the open file itself, even when its name is gone.
-func openFiles(pid int, fds map[int]string) map[fileID]string {
-	files := make(map[fileID]string)
+func openFiles(pid int, fds map[int]string) map[FileID]string {
+	files := make(map[FileID]string)
 	for fd, target := range fds {
 		if !strings.HasPrefix(target, "/") {
 			continue // a socket, pipe or anonymous inode: not lockable by name
 		}
-		if id, err := statID(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil {
+		if id, err := StatID(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil {
 			files[id] = target
 		}
 	}

@@ -1,4 +1,4 @@
-package harness
+package property
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ type NewStyleProperty struct {
 	Column  string
 	Claim   string
 	Command string // how to see it by hand; {pid} is the pid
-	check   func(*Subject) Cell
+	Check   func(*Subject) Cell
 }
 
 // NewStyleProperties are the points of daemon(7)'s new-style list that
@@ -43,14 +43,14 @@ var NewStyleProperties = [...]NewStyleProperty{
 	// UMask= sets it for the service, but the daemon may set its own
 	// (Recommendation 9): either way the same check as the twelve's.
 	{"f", "umask", "its umask takes write from group and everything from others (027), set by itself or by UMask=",
-		"grep Umask /proc/{pid}/status", checkUmask},
+		"grep Umask /proc/{pid}/status", umask},
 }
 
 // CheckNewStyle evaluates every point of daemon(7)'s new-style list for s.
 func CheckNewStyle(s *Subject) [len(NewStyleProperties)]Cell {
 	var cells [len(NewStyleProperties)]Cell
 	for i, p := range NewStyleProperties {
-		c := p.check(s)
+		c := p.Check(s)
 		if c.Command == "" {
 			c.Command = strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
 		}
@@ -85,7 +85,7 @@ func LooksManaged(s *Subject) (bool, string) {
 	case s.Snap.ParentErr == nil:
 		why = fmt.Sprintf("its parent, %s, is no service manager", s.Snap.Parent.Comm)
 	}
-	env, err := s.Snap.environ()
+	env, err := s.Snap.EnvironOrErr()
 	if err != nil {
 		return false, fmt.Sprintf("%s; %v", why, err)
 	}
@@ -136,7 +136,7 @@ func (s *Subject) journalStream() bool {
 }
 
 func checkManagerParent(s *Subject) Cell {
-	st, err := s.Snap.stat()
+	st, err := s.Snap.StatOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -165,7 +165,7 @@ func checkManagerParent(s *Subject) Cell {
 }
 
 func checkNotForked(s *Subject) Cell {
-	st, err := s.Snap.stat()
+	st, err := s.Snap.StatOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -196,7 +196,7 @@ func checkNoPidFile(s *Subject) Cell {
 		return fails("pid file", fmt.Sprintf("%s holds %q; %s", path, text, why))
 	}
 	ev := noPidFileFound(strconv.Itoa(s.Snap.Pid))
-	if _, err := s.Snap.fds(); err != nil {
+	if _, err := s.Snap.FdsOrErr(); err != nil {
 		return notShown(err.Error(), ev)
 	}
 	if s.fdsUnreadable() {
@@ -208,7 +208,7 @@ func checkNoPidFile(s *Subject) Cell {
 }
 
 func checkStderrLog(s *Subject) Cell {
-	fds, err := s.Snap.fds()
+	fds, err := s.Snap.FdsOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -236,7 +236,7 @@ func checkStderrLog(s *Subject) Cell {
 }
 
 func checkManagerSockets(s *Subject) Cell {
-	env, err := s.Snap.environ()
+	env, err := s.Snap.EnvironOrErr()
 	if err != nil {
 		c := notShown(err.Error())
 		if errors.Is(err, fs.ErrPermission) {

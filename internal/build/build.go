@@ -1,4 +1,14 @@
-package harness
+// Package build builds a step's program (or a lab's) for the step tests,
+// the tour, the labs and the bench, and keeps each binary it builds.
+//
+// Why a cache of its own, when Go has one: Go's build cache keeps compiled
+// packages, but "go build -o" links the program again every time (only "go
+// run" and "go tool" keep linked executables, since Go 1.24), and linking
+// is most of the half second of CPU one build of a step costs here. Every
+// step's test process, the tour's thirteen launches and each lab check
+// build the same few unchanged programs again and again, so this package
+// keeps the linked binaries, keyed on everything their build reads.
+package build
 
 import (
 	"bytes"
@@ -16,10 +26,11 @@ import (
 	"strings"
 	"time"
 
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/reaper"
 )
 
-// BuildStep builds the step (or lab) package in dir into the file out.
+// Step builds the step (or lab) package in dir into the file out.
 //
 // The step tests, the tour, the labs and the bench build the same few
 // programs again and again, and linking one costs about half a second of
@@ -34,7 +45,7 @@ import (
 // holds open for writing, which a process forked meanwhile could keep open
 // and make exec fail (ETXTBSY). The go command runs with env added to this
 // process's environment.
-func BuildStep(ctx context.Context, dir, out string, env ...string) error {
+func Step(ctx context.Context, dir, out string, env ...string) error {
 	key, err := buildKey(dir)
 	if err != nil {
 		return err
@@ -48,7 +59,7 @@ func BuildStep(ctx context.Context, dir, out string, env ...string) error {
 		return goBuild(ctx, dir, out, env) // no cache to keep it in
 	}
 	entry := filepath.Join(cache, key)
-	if !Exists(entry) {
+	if !exists(entry) {
 		if err := buildEntry(ctx, dir, cache, entry, env); err != nil {
 			return err
 		}
@@ -78,7 +89,7 @@ func buildEntry(ctx context.Context, dir, cache, entry string, env []string) err
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, entry); err != nil && !Exists(entry) {
+	if err := os.Rename(tmp, entry); err != nil && !exists(entry) {
 		return fmt.Errorf("cache directory: %w", err)
 	}
 	return nil
@@ -91,7 +102,7 @@ func goBuild(ctx context.Context, dir, binary string, env []string) error {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = CleanupTimeout
+	cmd.WaitDelay = launch.CleanupTimeout
 	if out, err := reaper.CombinedOutput(cmd); err != nil {
 		abs, _ := filepath.Abs(dir)
 		return fmt.Errorf("go build ./%s: %v\n%s", filepath.Base(abs), err, bytes.TrimSpace(out))
@@ -101,7 +112,7 @@ func goBuild(ctx context.Context, dir, binary string, env []string) error {
 
 // buildKey hashes what a build of the package in dir reads.
 func buildKey(dir string) (string, error) {
-	files, err := BuildInputs(dir)
+	files, err := Inputs(dir)
 	if err != nil {
 		return "", err
 	}
@@ -129,11 +140,11 @@ func buildKey(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
-// BuildInputs lists the files that a build of the step package in dir
+// Inputs lists the files that a build of the step package in dir
 // reads from the module: go.mod, go.sum if there is one, and the package's
 // .go files that are not tests. It refuses a package that imports another
 // package of its module, whose files it would miss.
-func BuildInputs(dir string) ([]string, error) {
+func Inputs(dir string) ([]string, error) {
 	mod, err := moduleRoot(dir)
 	if err != nil {
 		return nil, err
@@ -144,7 +155,7 @@ func BuildInputs(dir string) ([]string, error) {
 	}
 	modPath := modulePath(gomod)
 	files := []string{filepath.Join(mod, "go.mod")}
-	if sum := filepath.Join(mod, "go.sum"); Exists(sum) {
+	if sum := filepath.Join(mod, "go.sum"); exists(sum) {
 		files = append(files, sum)
 	}
 	code, err := filepath.Glob(filepath.Join(dir, "*.go"))
@@ -180,7 +191,7 @@ func moduleRoot(dir string) (string, error) {
 		return "", err
 	}
 	for d := abs; ; d = filepath.Dir(d) {
-		if Exists(filepath.Join(d, "go.mod")) {
+		if exists(filepath.Join(d, "go.mod")) {
 			return d, nil
 		}
 		if d == filepath.Dir(d) {
@@ -208,4 +219,10 @@ func pruneCache(cache string) {
 			os.RemoveAll(filepath.Join(cache, e.Name()))
 		}
 	}
+}
+
+// exists reports whether there is a file (of any type) at path.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -1,4 +1,4 @@
-package harness
+package launch
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/syslogsink"
 )
 
 // unitFile is the file whose presence in a step's directory says that the
@@ -22,15 +23,15 @@ import (
 // it stays in the foreground, so no launcher returns.
 const unitFile = "echod.service"
 
-// socketActivate is the service manager's stand-in: systemd's own tool for
+// SocketActivate is the service manager's stand-in: systemd's own tool for
 // socket activation, which binds the socket, then executes the program in
 // its place, with the socket as descriptor 3 and LISTEN_PID, LISTEN_FDS
 // and the variables named with -E set (systemd-socket-activate(1)).
-const socketActivate = "systemd-socket-activate"
+const SocketActivate = "systemd-socket-activate"
 
 // ErrNoManager says that a new-style step cannot be toured here: the
 // tour starts it as a service manager would, with systemd-socket-activate.
-var ErrNoManager = errors.New(socketActivate + " is missing (apt-get install systemd): the tour starts a new-style daemon with it")
+var ErrNoManager = errors.New(SocketActivate + " is missing (apt-get install systemd): the tour starts a new-style daemon with it")
 
 // isNewStyle reports whether the step in dir ships a unit file.
 func isNewStyle(dir string) bool { return Exists(filepath.Join(dir, unitFile)) }
@@ -43,12 +44,12 @@ func isNewStyle(dir string) bool { return Exists(filepath.Join(dir, unitFile)) }
 // output and error in a file, as a manager's journal would take them. No
 // terminal and no descriptor left open: a manager gives neither.
 func (sb *Session) startManaged(ctx context.Context) error {
-	activate, err := exec.LookPath(socketActivate)
+	activate, err := exec.LookPath(SocketActivate)
 	if err != nil {
 		return ErrNoManager
 	}
 	notifyPath := filepath.Join(sb.Dir, "notify.sock")
-	if sb.notify, err = ListenSyslog(notifyPath); err != nil {
+	if sb.NotifySink, err = syslogsink.Listen(notifyPath); err != nil {
 		return err
 	}
 	out, err := os.Create(filepath.Join(sb.Dir, "stderr"))
@@ -69,9 +70,9 @@ func (sb *Session) startManaged(ctx context.Context) error {
 	// Not claimed for cmd.Wait: the server is reaped as any server is, by
 	// awaitServerEnd on SIGTERM or by Stop.
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", socketActivate, err)
+		return fmt.Errorf("start %s: %w", SocketActivate, err)
 	}
-	sb.Manager = strings.Join(append([]string{socketActivate}, cmd.Args[4:]...), " ")
+	sb.Manager = strings.Join(append([]string{SocketActivate}, cmd.Args[4:]...), " ")
 	sb.Server = cmd.Process.Pid // the shell execs the manager, which execs the server
 	ready := WaitUntil(ctx, LaunchTimeout, func() bool {
 		pid, err := peercred.ListenerPid(sb.Socket)
@@ -88,8 +89,8 @@ func (sb *Session) startManaged(ctx context.Context) error {
 
 // Notified reports whether the server sent the sd_notify assignment want
 // (such as "READY=1") to the tour's $NOTIFY_SOCKET.
-func (l *Launch) Notified(want string) bool {
-	for _, msg := range l.Notifications() {
+func (o *Seen) Notified(want string) bool {
+	for _, msg := range o.Notifications() {
 		for _, line := range strings.Split(msg, "\n") {
 			if line == want {
 				return true
@@ -100,19 +101,19 @@ func (l *Launch) Notified(want string) bool {
 }
 
 // Notifications returns the datagrams that came to $NOTIFY_SOCKET.
-func (l *Launch) Notifications() []string {
-	if l.notify == nil {
+func (o *Seen) Notifications() []string {
+	if o.NotifySink == nil {
 		return nil
 	}
-	return l.notify.Messages()
+	return o.NotifySink.Messages()
 }
 
 // Stderr returns what a new-style server wrote to its standard error.
-func (l *Launch) Stderr() string {
-	if l.stderr == "" {
+func (o *Seen) Stderr() string {
+	if o.stderr == "" {
 		return ""
 	}
-	b, _ := os.ReadFile(l.stderr)
+	b, _ := os.ReadFile(o.stderr)
 	return string(b)
 }
 
@@ -132,7 +133,7 @@ func readTail(path string) string {
 // the exec, for as long as ctx allows. The caller stops the process
 // (cmd.Process.Kill, cmd.Wait): its pid is argv[0]'s.
 func StartActivated(ctx context.Context, socket, notify string, stderr *os.File, argv ...string) (*exec.Cmd, error) {
-	activate, err := exec.LookPath(socketActivate)
+	activate, err := exec.LookPath(SocketActivate)
 	if err != nil {
 		return nil, ErrNoManager
 	}
@@ -142,7 +143,7 @@ func StartActivated(ctx context.Context, socket, notify string, stderr *os.File,
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", socketActivate, err)
+		return nil, fmt.Errorf("start %s: %w", SocketActivate, err)
 	}
 	// The activator sets LISTEN_PID for the program as it execs it; sh
 	// and the activator have no LISTEN_PID of their own.
@@ -157,7 +158,7 @@ func StartActivated(ctx context.Context, socket, notify string, stderr *os.File,
 	if !started {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, fmt.Errorf("%s did not start %s within %v of a connection to %s", socketActivate, argv[0], LaunchTimeout, socket)
+		return nil, fmt.Errorf("%s did not start %s within %v of a connection to %s", SocketActivate, argv[0], LaunchTimeout, socket)
 	}
 	return cmd, nil
 }

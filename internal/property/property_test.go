@@ -1,8 +1,9 @@
-package harness
+package property
 
 import (
 	"bufio"
 	"context"
+	"daemon-steps/internal/launch"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,8 +18,8 @@ import (
 )
 
 // snapshotOf is a snapshot of a process that /proc showed with st.
-func snapshotOf(st proc.Stat) Snapshot {
-	return Snapshot{Pid: st.Pid, Stat: st, StatLine: strconv.Itoa(st.Pid) + " (echod) S 1 " + strconv.Itoa(st.Pgrp) + " " + strconv.Itoa(st.Session) + " 0 -1 …"}
+func snapshotOf(st proc.Stat) launch.Snapshot {
+	return launch.Snapshot{Pid: st.Pid, Stat: st, StatLine: strconv.Itoa(st.Pid) + " (echod) S 1 " + strconv.Itoa(st.Pgrp) + " " + strconv.Itoa(st.Session) + " 0 -1 …"}
 }
 
 // Test that property 5 tells a process that leads a group of its own (✓),
@@ -41,7 +42,7 @@ func TestGroupCheckTellsClassicRecipe(t *testing.T) {
 		{"pid 1 of a container: session 0, from outside its namespace", 1, 0, 0, 0, Fails, "group 0"},
 	} {
 		s := &Subject{Snap: snapshotOf(proc.Stat{Pid: tc.pid, Pgrp: tc.pgrp, Session: tc.sid, TtyNr: tc.tty, PPid: 1})}
-		c := checkGroup(s)
+		c := group(s)
 		t.Logf("%s: %q %v", tc.name, c.Value, c.Evidence)
 		require.Equalf(t, tc.want, c.Mark, "%s: pid %d pgid %d sid %d: mark (0 not shown, 1 holds, 2 fails, 3 classic)", tc.name, tc.pid, tc.pgrp, tc.sid)
 		require.Containsf(t, c.Value, tc.wantValueSubstr, "%s: the value shown", tc.name)
@@ -66,19 +67,19 @@ func TestTextbookDaemonShowsAsClassic(t *testing.T) {
 		// sh, in its wait, reaps sleep; killed first, it would leave
 		// sleep to an init that may not reap it.
 		unix.Kill(sleep, unix.SIGKILL)
-		WaitUntil(context.Background(), CleanupTimeout, func() bool {
+		launch.WaitUntil(context.Background(), launch.CleanupTimeout, func() bool {
 			_, err := proc.ReadStat(sleep)
 			return err != nil
 		})
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	require.Truef(t, WaitUntil(t.Context(), Settle, func() bool {
+	require.Truef(t, launch.WaitUntil(t.Context(), launch.Settle, func() bool {
 		st, err := proc.ReadStat(sleep)
 		return err == nil && st.Comm == "sleep"
 	}), "pid %d becomes sleep", sleep)
 
-	snap, err := TakeSnapshot(sleep)
+	snap, err := launch.TakeSnapshot(sleep)
 	require.NoError(t, err)
 	t.Logf("/proc/%d/stat: %s", sleep, snap.StatLine)
 	require.Equalf(t, cmd.Process.Pid, snap.Stat.Session, "sleep's session is sh's, which setsid made (/proc/%d/stat: %s)", sleep, snap.StatLine)
@@ -94,7 +95,7 @@ func TestTextbookDaemonShowsAsClassic(t *testing.T) {
 func TestUnreadableDescriptorsAreNotClosed(t *testing.T) {
 	snap := snapshotOf(proc.Stat{Pid: 1, Pgrp: 1, Session: 1})
 	snap.Fds = map[int]string{0: proc.NotReadable, 1: proc.NotReadable, 2: proc.NotReadable}
-	c := checkStdFiles(&Subject{Snap: snap})
+	c := stdFiles(&Subject{Snap: snap})
 	t.Logf("%q %s %v", c.Value, c.Why, c.Evidence)
 	require.Equalf(t, NotShown, c.Mark, "denied descriptors: neither ✓ nor ✗ (value %q)", c.Value)
 	require.Equalf(t, "0-2 unreadable", c.Value, "the cell says what it could not read")
@@ -103,11 +104,11 @@ func TestUnreadableDescriptorsAreNotClosed(t *testing.T) {
 	}
 
 	snap.Fds = map[int]string{0: proc.NotReadable, 1: "/dev/pts/3", 2: proc.NotReadable}
-	c = checkStdFiles(&Subject{Snap: snap})
+	c = stdFiles(&Subject{Snap: snap})
 	require.Equalf(t, Fails, c.Mark, "descriptor 1 is a terminal, readable and wrong: %q", c.Value)
 
 	snap.Fds = map[int]string{0: "/dev/null", 1: "/dev/null"}
-	c = checkStdFiles(&Subject{Snap: snap})
+	c = stdFiles(&Subject{Snap: snap})
 	require.Equalf(t, Fails, c.Mark, "descriptor 2 is closed: %q", c.Value)
 	require.Containsf(t, c.Value, "closed", "a descriptor missing from /proc/PID/fd is closed")
 }
@@ -120,20 +121,10 @@ func TestSummarizeFds(t *testing.T) {
 	require.Equal(t, "0 pts/1 1 pipe 2 null", SummarizeFds([3]string{"pts/1", "pipe", "null"}))
 }
 
-// Test that a syslog message's facility, severity, tag and pid are read,
-// and that a line of another form is refused.
-func TestParseSyslog(t *testing.T) {
-	m, err := ParseSyslog("<30>Nov 25 16:30:00 echod[42]: started\n")
-	require.NoError(t, err)
-	require.Equal(t, SyslogMessage{Facility: FacilityDaemon, Severity: 6, Time: "Nov 25 16:30:00", Tag: "echod", Pid: 42, Text: "started"}, m)
-	_, err = ParseSyslog("no priority")
-	require.Error(t, err)
-}
-
 // snapshotWithPidFile opens a temporary file holding the test's own pid,
 // open until the test ends, and returns it with a snapshot of the test's
 // process: a process that has its pid file open.
-func snapshotWithPidFile(t *testing.T) (*os.File, Snapshot) {
+func snapshotWithPidFile(t *testing.T) (*os.File, launch.Snapshot) {
 	t.Helper()
 	f, err := os.CreateTemp("", "pidfile")
 	require.NoError(t, err, "set-up: a temporary pid file")
@@ -143,7 +134,7 @@ func snapshotWithPidFile(t *testing.T) (*os.File, Snapshot) {
 	})
 	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	require.NoError(t, err, "set-up: write the pid file %s", f.Name())
-	snap, err := TakeSnapshot(os.Getpid())
+	snap, err := launch.TakeSnapshot(os.Getpid())
 	require.NoError(t, err, "set-up: a snapshot of the test's process %d", os.Getpid())
 	return f, snap
 }
@@ -152,7 +143,7 @@ func snapshotWithPidFile(t *testing.T) (*os.File, Snapshot) {
 // among the files it has open, even outside /run.
 func TestPidFileFoundAmongOpenFiles(t *testing.T) {
 	f, snap := snapshotWithPidFile(t)
-	c := checkPidFile(&Subject{Snap: snap})
+	c := pidFile(&Subject{Snap: snap})
 	t.Logf("%q %v", c.Value, c.Evidence)
 	require.Equalf(t, Holds, c.Mark, "the test's open file %s holds its pid", f.Name())
 	require.Equal(t, f.Name(), c.Value)

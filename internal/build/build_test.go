@@ -1,4 +1,4 @@
-package harness
+package build
 
 import (
 	"os"
@@ -33,12 +33,12 @@ func TestBuildStepBuildsUnchangedCodeOnce(t *testing.T) {
 	}
 	out := t.TempDir()
 	first, second, third := filepath.Join(out, "1"), filepath.Join(out, "2"), filepath.Join(out, "3")
-	require.NoError(t, BuildStep(t.Context(), dir, first), "first build")
-	require.NoError(t, BuildStep(t.Context(), dir, second), "second build, nothing changed")
+	require.NoError(t, Step(t.Context(), dir, first), "first build")
+	require.NoError(t, Step(t.Context(), dir, second), "second build, nothing changed")
 	require.Equalf(t, inode(first), inode(second), "an unchanged program must come from the cache: %s and %s must be one file", first, second)
 
 	write("main.go", "package main\n\nfunc main() { println(\"two\") }\n")
-	require.NoError(t, BuildStep(t.Context(), dir, third), "build after a change")
+	require.NoError(t, Step(t.Context(), dir, third), "build after a change")
 	require.NotEqualf(t, inode(first), inode(third), "a changed program must be built again: %s must not be %s", third, first)
 }
 
@@ -48,6 +48,6 @@ func TestBuildInputsRefusesOwnModuleImports(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport _ \"example/other\"\n\nfunc main() {}\n"), 0o644))
-	_, err := BuildInputs(dir)
+	_, err := Inputs(dir)
 	require.ErrorContainsf(t, err, "example/other", "BuildInputs must refuse main.go, which imports example/other of its own module")
 }

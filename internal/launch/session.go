@@ -1,4 +1,4 @@
-package harness
+package launch
 
 import (
 	"bufio"
@@ -25,6 +25,7 @@ import (
 	"daemon-steps/internal/pty"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
+	"daemon-steps/internal/syslogsink"
 )
 
 // shellStart is what the shell around the launcher may add to
@@ -51,37 +52,50 @@ const shellScript = `umask 000
 echo "status $?" >&3
 exec sleep 3600 3>&- 9>&-`
 
-// Launch is what was done to one step's program and what was seen: by a
-// Session (the tour's launch), or by daemontest from a test's sandbox.
-type Launch struct {
+// Setup is what a launch is given: the program (any executable), the
+// flags it has and those it gets, and its sandbox.
+type Setup struct {
 	Step     steps.Step
 	Binary   string
 	Flags    map[string]bool // the flags the program has
 	FlagArgs []string        // the flags the launch gave it
 
-	// The sandbox: a short temporary directory of its own. Its Syslog
-	// socket is bound by the launch, which reads what comes.
+	// The sandbox: a short temporary directory of its own.
 	Paths
-	Leaked string // the file left open to the launcher as descriptor 9
+	Leaked string // the file left open to the launcher as descriptor 9; "" if none
+	Umask  string // the umask the launcher started under; "" if not set
 
+	// A new-style daemon (the step ships a unit file) is started by a
+	// service manager's tool instead, in the foreground: no shell, no
+	// terminal, no launcher, no leaked descriptor.
+	NewStyle bool
+}
+
+// Seen is what a launch observed and did, for the property checks to
+// judge: by a Session (the tour's launch), or by daemontest from a test's
+// sandbox.
+type Seen struct {
 	Tour     int    // the launching program's pid (the tour, or a test): a child subreaper
+	TourName string // what it is: "tour", "test process"
 	Terminal string // the pseudo-terminal the shell ran on
-	Shell    int    // the shell: session leader, controlling process
+	Shell    int    // the shell: session leader, controlling process; 0 if none
 	Launcher int    // the launcher's pid; it has gone by the time of the snapshot
 	Status   int    // the launcher's exit status
 	Output   string // what the terminal showed
-	Server   int
+	Server   int    // the pid that listens on the socket (SO_PEERCRED)
+	Manager  string // the command that started a new-style daemon
 
-	// What the tour saw once the connections were made.
+	// What was seen once the connections were made.
+	Connections    string      // the connections made before looking, in words
 	WorkersSettled bool        // the workers of the closed connections had all exited
 	Tree           []proc.Stat // every process of the sandbox
 	PidFileText    string
 	PidFileErr     error
-	PidFileID      *fileID
+	PidFileID      *FileID
 	SocketMode     fs.FileMode
 	SocketErr      error
 
-	// What the tour did afterwards, and how it went.
+	// What the launch did afterwards, and how it went.
 	SecondCopy  *SecondCopy // nil if the program has no -pidfile
 	Hangup      *Hangup
 	Term        *Term  // nil if the server had gone before
@@ -89,27 +103,22 @@ type Launch struct {
 
 	Problems []string // what went wrong that no property covers
 
-	// A new-style daemon (the step ships a unit file) is started by a
-	// service manager's tool instead, in the foreground: Shell, Terminal,
-	// Launcher and Leaked are then unused.
-	NewStyle bool
-	Manager  string // the command that started it
-
-	sink   *SyslogSink
-	notify *SyslogSink // $NOTIFY_SOCKET of a new-style daemon
-	stderr string      // the file that holds a new-style daemon's standard output and error
+	SyslogSink *syslogsink.Sink // the stand-in syslog daemon on Paths.Syslog, if bound
+	NotifySink *syslogsink.Sink // $NOTIFY_SOCKET of a new-style daemon
+	stderr     string           // the file that holds a new-style daemon's standard output and error
 }
 
 // SyslogMessages returns the datagrams that came to the -syslog socket.
-func (l *Launch) SyslogMessages() []string {
-	if l.sink == nil {
+func (o *Seen) SyslogMessages() []string {
+	if o.SyslogSink == nil {
 		return nil
 	}
-	return l.sink.Messages()
+	return o.SyslogSink.Messages()
 }
 
-func (l *Launch) Problem(format string, args ...any) {
-	l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
+// Problem records what went wrong that no property covers.
+func (o *Seen) Problem(format string, args ...any) {
+	o.Problems = append(o.Problems, fmt.Sprintf(format, args...))
 }
 
 // SecondCopy is how a second start with the same flags went.
@@ -201,9 +210,11 @@ func (t *Term) String() string {
 	return s + " and removed what it had made"
 }
 
-// Session holds what a launch keeps open while it tours one step.
+// Session is one launch of a step by the tour: what it was given, what it
+// saw, and what it keeps open meanwhile.
 type Session struct {
-	*Launch
+	Setup
+	Seen
 	term       *pty.Pair
 	output     *limitedBuffer
 	outputDone chan struct{}
@@ -216,23 +227,25 @@ type Session struct {
 // Prepare prepares dir, which holds the step's binary, for a launch: it
 // asks the program for its flags and binds the -syslog socket.
 func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session, error) {
-	l := &Launch{
-		Step:   step,
-		Binary: binary,
-		Paths:  NewPaths(dir),
-		Leaked: filepath.Join(dir, "leaked"),
-		Tour:   os.Getpid(),
-		// A step that ships a unit file is a new-style daemon.
-		NewStyle: isNewStyle(step.Dir),
+	sb := &Session{
+		Setup: Setup{
+			Step:   step,
+			Binary: binary,
+			Paths:  NewPaths(dir),
+			Leaked: filepath.Join(dir, "leaked"),
+			Umask:  "000", // shellScript's
+			// A step that ships a unit file is a new-style daemon.
+			NewStyle: isNewStyle(step.Dir),
+		},
+		Seen: Seen{Tour: os.Getpid(), TourName: "tour"},
 	}
-	sb := &Session{Launch: l}
 	var err error
-	if l.Flags, err = ProgramFlags(ctx, binary, MarkedEnv(dir)); err != nil {
+	if sb.Flags, err = ProgramFlags(ctx, binary, MarkedEnv(dir)); err != nil {
 		return nil, err
 	}
-	l.FlagArgs = l.Paths.Args(l.Flags)
-	if l.Flags["syslog"] {
-		if l.sink, err = ListenSyslog(l.Syslog); err != nil {
+	sb.FlagArgs = sb.Paths.Args(sb.Flags)
+	if sb.Flags["syslog"] {
+		if sb.Seen.SyslogSink, err = syslogsink.Listen(sb.Paths.Syslog); err != nil {
 			return nil, err
 		}
 	}
@@ -356,6 +369,7 @@ func (sb *Session) Exercise(ctx context.Context) {
 	if sb.held, err = HoldConnection(sb.Socket); err != nil {
 		sb.Problem("hold a connection open: %v", err)
 	}
+	sb.Connections = fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", Opened, Opened-1)
 	live := 0
 	if sb.held != nil {
 		live = 1
@@ -382,34 +396,29 @@ func (sb *Session) Observe() (Snapshot, error) {
 	if err != nil {
 		return snap, fmt.Errorf("the server has gone: %w", err)
 	}
-	procs := reaper.Marked(Marker(sb.Dir))
-	for _, st := range procs {
+	for _, st := range reaper.Marked(Marker(sb.Dir)) {
 		sb.Tree = append(sb.Tree, st)
 	}
 	sort.Slice(sb.Tree, func(i, j int) bool { return sb.Tree[i].Pid < sb.Tree[j].Pid })
-	sb.ObserveFiles()
+	sb.Seen.ObserveFiles(&sb.Setup)
 	return snap, nil
 }
 
 // ObserveFiles reads the sandbox's pid file and socket as they are now.
-func (l *Launch) ObserveFiles() {
-	if l.Flags["pidfile"] {
-		b, err := os.ReadFile(l.PidFile)
-		l.PidFileText, l.PidFileErr = string(b), err
-		if id, err := statID(l.PidFile); err == nil {
-			l.PidFileID = &id
+func (o *Seen) ObserveFiles(in *Setup) {
+	if in.Flags["pidfile"] {
+		b, err := os.ReadFile(in.PidFile)
+		o.PidFileText, o.PidFileErr = string(b), err
+		if id, err := StatID(in.PidFile); err == nil {
+			o.PidFileID = &id
 		}
 	}
-	if fi, err := os.Lstat(l.Socket); err == nil {
-		l.SocketMode = fi.Mode()
+	if fi, err := os.Lstat(in.Socket); err == nil {
+		o.SocketMode = fi.Mode()
 	} else {
-		l.SocketErr = err
+		o.SocketErr = err
 	}
 }
-
-// UseSyslog makes sink the launch's stand-in syslog daemon, whose
-// messages property 11 reads.
-func (l *Launch) UseSyslog(sink *SyslogSink) { l.sink = sink }
 
 // Act does what /proc alone cannot show: it starts a second copy (from
 // step 07, when there is a lock to refuse it), hangs up the terminal, and
@@ -537,16 +546,16 @@ func (sb *Session) Stop() error {
 		}
 		sb.stopErr = reaper.KillMarked(Marker(sb.Dir), CleanupTimeout)
 		if sb.NewStyle {
-			sb.Output = sb.Stderr()
+			sb.Output = sb.Seen.Stderr()
 		}
 		if sb.shellDone != nil {
 			<-sb.shellDone
 		}
-		if sb.sink != nil {
-			sb.sink.Close()
+		if sb.Seen.SyslogSink != nil {
+			sb.Seen.SyslogSink.Close()
 		}
-		if sb.notify != nil {
-			sb.notify.Close()
+		if sb.NotifySink != nil {
+			sb.NotifySink.Close()
 		}
 	})
 	return sb.stopErr

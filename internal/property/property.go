@@ -1,4 +1,13 @@
-package harness
+// Package property holds one definition of each property a daemon has:
+// the twelve recommendations of PROPERTIES.md, a function each
+// (property.go), and daemon(7)'s points for a new-style daemon
+// (newstyle.go). Each function reads what /proc showed of one process (a
+// launch.Snapshot) and, when the caller launched it, what the launch saw,
+// and says what it found, whether the property holds, and the evidence:
+// the /proc lines it read. A student opens a function to learn how /proc
+// shows the property. The step tests (through internal/daemontest), the
+// tour and the labs all judge with these functions.
+package property
 
 import (
 	"fmt"
@@ -11,14 +20,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/syslogsink"
 )
 
 // Mark says whether a property holds of a process.
 type Mark int
 
 const (
-	// NotShown: the tour could not tell, and Cell.Why says why. It is never
+	// NotShown: the check could not tell, and Cell.Why says why. It is never
 	// a guess in disguise: "needs a launch" is one.
 	NotShown Mark = iota
 	Holds
@@ -33,7 +44,7 @@ const (
 	Manager
 )
 
-// Cell is what the tour found out about one property of one process.
+// Cell is what a check found out about one property of one process.
 type Cell struct {
 	Value    string   // what it observed, short: "ppid 1", "tty pts/3", "umask 0027"
 	Mark     Mark     // whether the property holds
@@ -48,7 +59,7 @@ type Property struct {
 	Column  string // the table's heading
 	Claim   string // what holds of a daemon that follows it
 	Command string // how to see it by hand; {pid} is the pid
-	check   func(*Subject) Cell
+	Check   func(*Subject) Cell
 	// ByManager is, for a recommendation that a service manager carries
 	// out for a new-style daemon, what it shows in the table; "" for those
 	// that stay the daemon's own job. Manager says how the manager does it
@@ -56,51 +67,65 @@ type Property struct {
 	ByManager, Manager string
 }
 
+// The twelve, one variable each, in the order of the steps: the test of a
+// step requires its own to hold (daemontest's RequireHolds), and the tour
+// shows each as a column. Each Check is the function below of the same
+// name in lower case.
+var (
+	Parent = &Property{N: 1, Column: "parent", Claim: "its parent is not the launcher: the launcher returned and init or a subreaper adopted it",
+		Command: "ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", Check: parent,
+		ByManager: "foreground", Manager: "a service manager starts the server itself and follows it in the foreground: no launcher returns (daemon(7); Type=notify waits for READY=1)"}
+	InheritedFd = &Property{N: 2, Column: "fd 9", Claim: "it holds no descriptor that the launching shell left open",
+		Command: "ls -l /proc/{pid}/fd", Check: inheritedFd,
+		ByManager: "LISTEN_FDS", Manager: "the manager passes standard input, output and error, and the sockets that LISTEN_FDS counts, and no other descriptor (systemd.exec(5))"}
+	NoTerminal = &Property{N: 3, Column: "terminal", Claim: "it has no controlling terminal, in a session other than the launcher's",
+		Command: "ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", Check: terminal,
+		ByManager: "no tty", Manager: "the manager starts each service in a session of its own, with no controlling terminal (StandardInput=null, systemd.exec(5))"}
+	RootDir = &Property{N: 4, Column: "cwd", Claim: "it works in /",
+		Command: "ls -l /proc/{pid}/cwd", Check: cwd,
+		ByManager: "WorkingDirectory=", Manager: "the manager starts the service in WorkingDirectory=, / unless set (systemd.exec(5))"}
+	OwnGroup = &Property{N: 5, Column: "group", Claim: "it leads a process group of its own but not its session",
+		Command: "ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", Check: group,
+		ByManager: "own session", Manager: "the manager starts each service as the leader of a session and process group of its own, in a cgroup of its own that it stops as a whole (KillMode=, systemd.kill(5))"}
+	StdFiles = &Property{N: 6, Column: "0/1/2", Claim: "its standard input, output and error are /dev/null (error may be its log)",
+		Command: "ls -l /proc/{pid}/fd/0 /proc/{pid}/fd/1 /proc/{pid}/fd/2", Check: stdFiles,
+		ByManager: "StandardError=", Manager: "the manager connects standard input to /dev/null, and standard output and error to its journal (StandardInput=, StandardOutput=, StandardError=)"}
+	Lock = &Property{N: 7, Column: "lock", Claim: "it holds a lock on its pid file, so a second copy refuses to start",
+		Command: "cat /proc/locks", Check: lock,
+		ByManager: "one unit", Manager: "the manager runs at most one copy of a unit: starting it again while it runs does nothing"}
+	PidFile = &Property{N: 8, Column: "pid file", Claim: "its pid file holds its pid",
+		Command: "cat PIDFILE", Check: pidFile,
+		ByManager: "MainPID", Manager: "the manager knows the pid it started (systemctl show -p MainPID echod); a pid file is for daemons that fork (PIDFile=, systemd.service(5))"}
+	Umask = &Property{N: 9, Column: "umask", Claim: "its umask takes write from group and everything from others (027)",
+		Command: "grep -E 'Umask|SigIgn' /proc/{pid}/status", Check: umask,
+		ByManager: "", Manager: ""}
+	Signals = &Property{N: 10, Column: "signals", Claim: "it ignores SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE; SIGTERM ends it cleanly",
+		Command: "grep -E 'Umask|SigIgn' /proc/{pid}/status", Check: signals,
+		ByManager: "", Manager: ""}
+	Syslog = &Property{N: 11, Column: "syslog", Claim: "it reports to syslog, facility daemon, tagged NAME[PID]",
+		Command: "journalctl -t echod -n 5   # or: grep 'echod\\[' /var/log/syslog", Check: syslog,
+		ByManager: "stderr <N>", Manager: `the server writes "<N>message" lines to standard error, and the journal reads N as the priority (sd-daemon(3)): journalctl -u echod shows them`}
+	NoZombies = &Property{N: 12, Column: "zombies", Claim: "it leaves no zombie child",
+		Command: "ps -o pid,ppid,stat,cmd --ppid {pid}", Check: zombies,
+		ByManager: "", Manager: ""}
+)
+
 // Properties are the twelve of PROPERTIES.md, in the order of the steps.
-var Properties = [...]Property{
-	{1, "parent", "its parent is not the launcher: the launcher returned and init or a subreaper adopted it",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkParent,
-		"foreground", "a service manager starts the server itself and follows it in the foreground: no launcher returns (daemon(7); Type=notify waits for READY=1)"},
-	{2, "fd 9", "it holds no descriptor that the launching shell left open",
-		"ls -l /proc/{pid}/fd", checkInheritedFd,
-		"LISTEN_FDS", "the manager passes standard input, output and error, and the sockets that LISTEN_FDS counts, and no other descriptor (systemd.exec(5))"},
-	{3, "terminal", "it has no controlling terminal, in a session other than the launcher's",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkTerminal,
-		"no tty", "the manager starts each service in a session of its own, with no controlling terminal (StandardInput=null, systemd.exec(5))"},
-	{4, "cwd", "it works in /",
-		"ls -l /proc/{pid}/cwd", checkCwd,
-		"WorkingDirectory=", "the manager starts the service in WorkingDirectory=, / unless set (systemd.exec(5))"},
-	{5, "group", "it leads a process group of its own but not its session",
-		"ps -o pid,ppid,pgid,sid,tty,stat,cmd -p {pid}", checkGroup,
-		"own session", "the manager starts each service as the leader of a session and process group of its own, in a cgroup of its own that it stops as a whole (KillMode=, systemd.kill(5))"},
-	{6, "0/1/2", "its standard input, output and error are /dev/null (error may be its log)",
-		"ls -l /proc/{pid}/fd/0 /proc/{pid}/fd/1 /proc/{pid}/fd/2", checkStdFiles,
-		"StandardError=", "the manager connects standard input to /dev/null, and standard output and error to its journal (StandardInput=, StandardOutput=, StandardError=)"},
-	{7, "lock", "it holds a lock on its pid file, so a second copy refuses to start",
-		"cat /proc/locks", checkLock,
-		"one unit", "the manager runs at most one copy of a unit: starting it again while it runs does nothing"},
-	{8, "pid file", "its pid file holds its pid",
-		"cat PIDFILE", checkPidFile,
-		"MainPID", "the manager knows the pid it started (systemctl show -p MainPID echod); a pid file is for daemons that fork (PIDFile=, systemd.service(5))"},
-	{9, "umask", "its umask takes write from group and everything from others (027)",
-		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkUmask,
-		"", ""},
-	{10, "signals", "it ignores SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE; SIGTERM ends it cleanly",
-		"grep -E 'Umask|SigIgn' /proc/{pid}/status", checkSignals,
-		"", ""},
-	{11, "syslog", "it reports to syslog, facility daemon, tagged NAME[PID]",
-		"journalctl -t echod -n 5   # or: grep 'echod\\[' /var/log/syslog", checkSyslog,
-		"stderr <N>", `the server writes "<N>message" lines to standard error, and the journal reads N as the priority (sd-daemon(3)): journalctl -u echod shows them`},
-	{12, "zombies", "it leaves no zombie child",
-		"ps -o pid,ppid,stat,cmd --ppid {pid}", checkZombies,
-		"", ""},
+var Properties = [...]*Property{Parent, InheritedFd, NoTerminal, RootDir, OwnGroup, StdFiles,
+	Lock, PidFile, Umask, Signals, Syslog, NoZombies}
+
+// Subject is a process to check: what /proc showed of it and, when the caller
+// (the tour, a test) launched it, what the launch showed.
+type Subject struct {
+	Snap   launch.Snapshot
+	Launch *Launch // nil for a process the caller did not start (tour -pid)
 }
 
-// Subject is a process to check: what /proc showed of it and, when the tour
-// launched it, what the launch showed.
-type Subject struct {
-	Snap   Snapshot
-	Launch *Launch // nil for a process the tour did not start (-pid)
+// Launch is a launch as a check reads it: what it was given and what it
+// saw.
+type Launch struct {
+	*launch.Setup
+	*launch.Seen
 }
 
 // Check evaluates every property of s.
@@ -110,21 +135,35 @@ func Check(s *Subject) [len(Properties)]Cell {
 		var c Cell
 		if s.Launch != nil && s.Launch.NewStyle && p.ByManager != "" {
 			c = managerCell(s, p)
+			if c.Command == "" {
+				c.Command = p.commandFor(s)
+			}
 		} else {
-			c = p.check(s)
-		}
-		if c.Command == "" {
-			c.Command = strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
+			c = p.Judge(s)
 		}
 		cells[i] = c
 	}
 	return cells
 }
 
+// Judge checks p of s, and says how to see it by hand.
+func (p *Property) Judge(s *Subject) Cell {
+	c := p.Check(s)
+	if c.Command == "" {
+		c.Command = p.commandFor(s)
+	}
+	return c
+}
+
+// commandFor is p's command by hand for the process of s.
+func (p *Property) commandFor(s *Subject) string {
+	return strings.ReplaceAll(p.Command, "{pid}", strconv.Itoa(s.Snap.Pid))
+}
+
 // managerCell is property p of a new-style daemon, for which the service
 // manager does what the recommendation asks: what the manager does, and
 // what /proc and the launch showed of it.
-func managerCell(s *Subject, p Property) Cell {
+func managerCell(s *Subject, p *Property) Cell {
 	ev := []string{p.Manager}
 	switch p.N {
 	case 1:
@@ -138,7 +177,7 @@ func managerCell(s *Subject, p Property) Cell {
 		}
 		ev = append(ev, s.statEvidence(), "it stayed in the foreground, and told $NOTIFY_SOCKET "+strings.Join(told, ", "))
 	case 2, 6:
-		if fds, err := s.Snap.fds(); err == nil {
+		if fds, err := s.Snap.FdsOrErr(); err == nil {
 			var all []string
 			for _, fd := range proc.SortedFds(fds) {
 				all = append(all, fmt.Sprintf("%d -> %s", fd, s.shortFile(fds[fd])))
@@ -148,7 +187,7 @@ func managerCell(s *Subject, p Property) Cell {
 	case 3, 5:
 		ev = append(ev, s.statEvidence())
 	case 4:
-		if cwd, err := s.Snap.cwd(); err == nil {
+		if cwd, err := s.Snap.CwdOrErr(); err == nil {
 			ev = append(ev, fmt.Sprintf("/proc/%d/cwd -> %s: where the tour started it", s.Snap.Pid, cwd))
 		}
 	case 11:
@@ -221,8 +260,8 @@ func IdsEvidence(st proc.Stat) string {
 		st.Pid, st.PPid, st.Pgrp, st.Session, tty, st.TtyNr)
 }
 
-func checkParent(s *Subject) Cell {
-	st, err := s.Snap.stat()
+func parent(s *Subject) Cell {
+	st, err := s.Snap.StatOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -234,13 +273,17 @@ func checkParent(s *Subject) Cell {
 	value := fmt.Sprintf("ppid %d", st.PPid)
 	switch st.PPid {
 	case l.Tour:
-		value += " (tour)"
-		ev = append(ev, fmt.Sprintf("pid %d is the tour itself, a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned below it comes to it instead of init, so that it can reap it", l.Tour))
+		value += " (" + l.TourName + ")"
+		ev = append(ev, fmt.Sprintf("pid %d is the %s itself, a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned below it comes to it instead of init, so that it can reap it", l.Tour, l.TourName))
 	case 1:
 		value += " (init)"
 	}
 	ev = append(ev, fmt.Sprintf("the launcher, pid %d, returned to the shell with status %d", l.Launcher, l.Status))
-	return markIf(l.Status == 0 && st.PPid != l.Launcher, value, ev...)
+	adopted := st.PPid == 1 || st.PPid == l.Tour
+	if !adopted {
+		ev = append(ev, fmt.Sprintf("its parent must be init (1) or the launching program %d, a child subreaper, which adopt orphans", l.Tour))
+	}
+	return markIf(l.Status == 0 && st.PPid != l.Launcher && adopted, value, ev...)
 }
 
 // parentFromProc judges the parent of a process that the tour did not
@@ -259,8 +302,8 @@ func parentFromProc(s *Subject, st proc.Stat, ev []string) Cell {
 	return fails(value, append(ev, "a supervisor or a child subreaper as parent (systemd --user, runit, a container's init) may also mean that the launcher has gone; /proc does not say which a process is")...)
 }
 
-func checkInheritedFd(s *Subject) Cell {
-	fds, err := s.Snap.fds()
+func inheritedFd(s *Subject) Cell {
+	fds, err := s.Snap.FdsOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -282,7 +325,7 @@ func checkInheritedFd(s *Subject) Cell {
 		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, LeakedFd)}, ev...)
+	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, launch.LeakedFd)}, ev...)
 	for _, fd := range proc.SortedFds(fds) {
 		if fds[fd] == l.Leaked {
 			return fails(fmt.Sprintf("fd %d held", fd), ev...)
@@ -291,8 +334,8 @@ func checkInheritedFd(s *Subject) Cell {
 	return holds("not held", ev...)
 }
 
-func checkTerminal(s *Subject) Cell {
-	st, err := s.Snap.stat()
+func terminal(s *Subject) Cell {
+	st, err := s.Snap.StatOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -313,14 +356,18 @@ func checkTerminal(s *Subject) Cell {
 		return holds("no tty", ev...)
 	}
 	l := s.Launch
-	ev = append(ev, fmt.Sprintf("the shell that launched it is pid %d, leader of session %d, on %s", l.Shell, l.Shell, l.Terminal))
+	if l.Shell != 0 {
+		ev = append(ev, fmt.Sprintf("the shell that launched it is pid %d, leader of session %d, on %s", l.Shell, l.Shell, l.Terminal))
+	}
 	if l.Hangup != nil {
 		ev = append(ev, l.Hangup.String())
 	}
 	switch {
-	case tty != "":
+	case st.TtyNr != 0 && tty == "":
+		return fails(fmt.Sprintf("tty_nr %d", st.TtyNr), ev...)
+	case st.TtyNr != 0:
 		return fails("tty "+tty, ev...)
-	case st.Session == l.Shell:
+	case l.Shell != 0 && st.Session == l.Shell:
 		return fails("shell's session", ev...)
 	case l.Hangup != nil && !l.Hangup.Survived:
 		return fails("hung up", ev...)
@@ -328,8 +375,8 @@ func checkTerminal(s *Subject) Cell {
 	return holds("no tty", ev...)
 }
 
-func checkCwd(s *Subject) Cell {
-	cwd, err := s.Snap.cwd()
+func cwd(s *Subject) Cell {
+	cwd, err := s.Snap.CwdOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -342,8 +389,8 @@ func checkCwd(s *Subject) Cell {
 	return markIf(cwd == "/", value, ev...)
 }
 
-func checkGroup(s *Subject) Cell {
-	st, err := s.Snap.stat()
+func group(s *Subject) Cell {
+	st, err := s.Snap.StatOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -372,8 +419,8 @@ func (s *Subject) classicRecipe(st proc.Stat) bool {
 	return detached && st.Session > 0 && st.Pgrp == st.Session && st.Session != st.Pid
 }
 
-func checkStdFiles(s *Subject) Cell {
-	fds, err := s.Snap.fds()
+func stdFiles(s *Subject) Cell {
+	fds, err := s.Snap.FdsOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -449,8 +496,8 @@ func SummarizeFds(names [3]string) string {
 	return "0 " + names[0] + " 1 " + names[1] + " 2 " + names[2]
 }
 
-func checkLock(s *Subject) Cell {
-	locks, err := s.Snap.locks()
+func lock(s *Subject) Cell {
+	locks, err := s.Snap.LocksOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -465,25 +512,31 @@ func checkLock(s *Subject) Cell {
 		return fails("no pid file", fmt.Sprintf("%s: %v", l.PidFile, l.PidFileErr))
 	}
 	ev := []string{fmt.Sprintf("%s is file %s", l.PidFile, l.PidFileID)}
-	var lock *proc.Lock
-	for i := range locks {
-		if l.PidFileID.is(locks[i]) {
-			lock = &locks[i]
-			ev = append(ev, "/proc/locks: "+locks[i].Line)
+	// One write lock on the file, and the server's own: a lock that its
+	// launcher took and handed down would name the launcher.
+	var writers []proc.Lock
+	for _, lk := range locks {
+		if l.PidFileID.Is(lk) {
+			ev = append(ev, "/proc/locks: "+lk.Line)
+			if lk.Access == "WRITE" {
+				writers = append(writers, lk)
+			}
 		}
 	}
 	if l.SecondCopy != nil {
 		ev = append(ev, l.SecondCopy.String())
 	}
 	switch {
-	case lock == nil:
-		return fails("no lock", append(ev, "/proc/locks lists no lock on it")...)
-	case lock.Pid != s.Snap.Pid:
-		return fails(fmt.Sprintf("locked by %d", lock.Pid), ev...)
+	case len(writers) == 0:
+		return fails("no lock", append(ev, "/proc/locks lists no write lock on it")...)
+	case len(writers) > 1:
+		return fails(fmt.Sprintf("%d locks", len(writers)), append(ev, "/proc/locks lists more than one write lock on it")...)
+	case writers[0].Pid != s.Snap.Pid:
+		return fails(fmt.Sprintf("locked by %d", writers[0].Pid), ev...)
 	case l.SecondCopy != nil && !l.SecondCopy.Refused():
 		return fails("2nd copy ran", ev...)
 	}
-	return holds(strings.ToLower(lock.Kind), ev...)
+	return holds(strings.ToLower(writers[0].Kind), ev...)
 }
 
 // lockFromProc finds the locks that a process the tour did not launch
@@ -494,7 +547,7 @@ func lockFromProc(s *Subject, locks []proc.Lock) Cell {
 	var held []string
 	var ev []string
 	for _, l := range locks {
-		path, open := files[idOf(l)]
+		path, open := files[launch.IDOf(l)]
 		if l.Pid != s.Snap.Pid && !open {
 			continue
 		}
@@ -515,7 +568,7 @@ func lockFromProc(s *Subject, locks []proc.Lock) Cell {
 	return holds(held[0], ev...)
 }
 
-func checkPidFile(s *Subject) Cell {
+func pidFile(s *Subject) Cell {
 	if s.Launch == nil {
 		return pidFileFromProc(s)
 	}
@@ -616,7 +669,7 @@ func readPidFile(path string) (string, bool) {
 }
 
 // sortedValues returns the paths of files in order, for a stable search.
-func sortedValues(files map[fileID]string) []string {
+func sortedValues(files map[launch.FileID]string) []string {
 	var paths []string
 	for _, p := range files {
 		paths = append(paths, p)
@@ -631,7 +684,7 @@ func sortedValues(files map[fileID]string) []string {
 // since).
 func (s *Subject) lockedFiles() (paths []string, elsewhere []proc.Lock) {
 	for _, l := range s.Snap.Locks {
-		if path, ok := s.Snap.OpenFiles[idOf(l)]; ok {
+		if path, ok := s.Snap.OpenFiles[launch.IDOf(l)]; ok {
 			paths = append(paths, path)
 		} else if l.Pid == s.Snap.Pid {
 			elsewhere = append(elsewhere, l)
@@ -640,8 +693,8 @@ func (s *Subject) lockedFiles() (paths []string, elsewhere []proc.Lock) {
 	return paths, elsewhere
 }
 
-func checkUmask(s *Subject) Cell {
-	status, err := s.Snap.status()
+func umask(s *Subject) Cell {
+	status, err := s.Snap.StatusOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -650,9 +703,14 @@ func checkUmask(s *Subject) Cell {
 		return notShown(WhyNoUmask)
 	}
 	ev := []string{fmt.Sprintf("/proc/%d/status: Umask: %s", s.Snap.Pid, status["Umask"])}
+	// A process found by pid passes with any umask at least as strict; the
+	// program a launch starts must set exactly 027, as its step does.
 	ok := mask&0o027 == 0o027
 	if l := s.Launch; l != nil {
-		ev = append([]string{"launched under umask 000"}, ev...)
+		ok = mask == 0o027
+		if l.Umask != "" {
+			ev = append([]string{"launched under umask " + l.Umask}, ev...)
+		}
 		if l.NewStyle {
 			ev = append(ev, "its socket is the manager's, made with the manager's umask (SocketMode= sets its mode)")
 		} else if l.SocketErr == nil {
@@ -680,8 +738,8 @@ func lsMode(m fs.FileMode) string {
 // terminalSignals are the signals recommendation 10 has a daemon ignore.
 var terminalSignals = []unix.Signal{unix.SIGHUP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPIPE}
 
-func checkSignals(s *Subject) Cell {
-	status, err := s.Snap.status()
+func signals(s *Subject) Cell {
+	status, err := s.Snap.StatusOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -702,7 +760,7 @@ func checkSignals(s *Subject) Cell {
 		if l.Term != nil {
 			ev = append(ev, l.Term.String())
 			ok = ok && l.Term.Clean()
-		} else {
+		} else if l.TermSkipped != "" {
 			ev = append(ev, "not sent SIGTERM: "+l.TermSkipped)
 		}
 	}
@@ -735,7 +793,7 @@ func signalNames(sigs []unix.Signal) string {
 	return strings.Join(names, " ")
 }
 
-func checkSyslog(s *Subject) Cell {
+func syslog(s *Subject) Cell {
 	if s.Launch == nil {
 		return needsLaunch("its messages go wherever it sends them; the tour listens on a -syslog socket of its own only for the steps it launches")
 	}
@@ -743,11 +801,11 @@ func checkSyslog(s *Subject) Cell {
 	if !l.Flags["syslog"] {
 		return fails("no -syslog", "the program has no -syslog flag; nothing came to the socket the tour bound")
 	}
-	var mine []SyslogMessage
+	var mine []syslogsink.Message
 	var ev []string
 	for _, raw := range l.SyslogMessages() {
-		ev = append(ev, fmt.Sprintf("datagram on %s: %q", l.Syslog, raw))
-		if m, err := ParseSyslog(raw); err == nil && m.Pid == s.Snap.Pid {
+		ev = append(ev, fmt.Sprintf("datagram on %s: %q", l.Paths.Syslog, raw))
+		if m, err := syslogsink.Parse(raw); err == nil && m.Pid == s.Snap.Pid {
 			mine = append(mine, m)
 		}
 	}
@@ -755,15 +813,15 @@ func checkSyslog(s *Subject) Cell {
 		return fails("silent", append(ev, fmt.Sprintf("no RFC 3164 datagram tagged NAME[%d]", s.Snap.Pid))...)
 	}
 	for _, m := range mine {
-		if m.Facility != FacilityDaemon {
-			return fails("not daemon", append(ev, fmt.Sprintf("%q: facility %d, not %d (daemon)", m.Text, m.Facility, FacilityDaemon))...)
+		if m.Facility != syslogsink.FacilityDaemon {
+			return fails("not daemon", append(ev, fmt.Sprintf("%q: facility %d, not %d (daemon)", m.Text, m.Facility, syslogsink.FacilityDaemon))...)
 		}
 	}
 	return holds(fmt.Sprintf("%d messages", len(mine)), ev...)
 }
 
-func checkZombies(s *Subject) Cell {
-	kids, err := s.Snap.children()
+func zombies(s *Subject) Cell {
+	kids, err := s.Snap.ChildrenOrErr()
 	if err != nil {
 		return notShown(err.Error())
 	}
@@ -785,9 +843,11 @@ func checkZombies(s *Subject) Cell {
 		return markIf(len(zombies) == 0, value, ev...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("%d connections opened and closed (one found the server, %d echoed a line), 1 held open", Opened, Opened-1)}, ev...)
+	if l.Connections != "" {
+		ev = append([]string{l.Connections}, ev...)
+	}
 	if !l.WorkersSettled {
-		return notShown(fmt.Sprintf("its workers had not all finished within %v", Settle), ev...)
+		return notShown(fmt.Sprintf("its workers had not all finished within %v", launch.Settle), ev...)
 	}
 	return markIf(len(zombies) == 0, value, ev...)
 }

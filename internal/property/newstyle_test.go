@@ -1,7 +1,8 @@
-package harness
+package property
 
 import (
 	"context"
+	"daemon-steps/internal/launch"
 	"errors"
 	"io/fs"
 	"os"
@@ -21,8 +22,8 @@ import (
 // a pipe that the test holds open, and stops it when the test ends.
 func startActivated(t *testing.T, argv ...string) int {
 	t.Helper()
-	if _, err := exec.LookPath(socketActivate); err != nil {
-		t.Skipf("%s is not installed (apt-get install systemd): it is what starts a socket-activated process here", socketActivate)
+	if _, err := exec.LookPath(launch.SocketActivate); err != nil {
+		t.Skipf("%s is not installed (apt-get install systemd): it is what starts a socket-activated process here", launch.SocketActivate)
 	}
 	dir, err := os.MkdirTemp("", "") // short: a socket path has 108 bytes
 	require.NoError(t, err)
@@ -30,9 +31,9 @@ func startActivated(t *testing.T, argv ...string) int {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
-	cmd, err := StartActivated(t.Context(), filepath.Join(dir, "s.sock"), filepath.Join(dir, "notify.sock"), w, argv...)
+	cmd, err := launch.StartActivated(t.Context(), filepath.Join(dir, "s.sock"), filepath.Join(dir, "notify.sock"), w, argv...)
 	w.Close()
-	require.NoErrorf(t, err, "start %v under %s", argv, socketActivate)
+	require.NoErrorf(t, err, "start %v under %s", argv, launch.SocketActivate)
 	t.Cleanup(func() { killGroup(cmd) })
 	return cmd.Process.Pid
 }
@@ -59,19 +60,19 @@ func requireNewStyle(t *testing.T, what string, s *Subject, want ...Mark) {
 // started by a shell that the activator started, does not.
 func TestNewStyleListTellsActivatedFromShellStarted(t *testing.T) {
 	pid := startActivated(t, "sleep", "60")
-	snap, err := TakeSnapshot(pid)
+	snap, err := launch.TakeSnapshot(pid)
 	require.NoError(t, err)
 	s := &Subject{Snap: snap}
 	managed, why := LooksManaged(s)
-	require.Truef(t, managed, "pid %d, started by %s with MANAGERPID=%d, looks managed: %s", pid, socketActivate, os.Getpid(), why)
-	requireNewStyle(t, "sleep under "+socketActivate, s, Holds, Holds, Holds, Holds, Holds, Holds)
+	require.Truef(t, managed, "pid %d, started by %s with MANAGERPID=%d, looks managed: %s", pid, launch.SocketActivate, os.Getpid(), why)
+	requireNewStyle(t, "sleep under "+launch.SocketActivate, s, Holds, Holds, Holds, Holds, Holds, Holds)
 
 	// The activator execs sh, which forks sleep: sleep has the variables
 	// that name sh, its parent is a shell, and its standard error is
 	// still the pipe.
 	// NOTIFY_SOCKET is inherited, so e still holds.
 	sleep := requireChild(t, startActivated(t, "sh", "-c", "sleep 60; :"), "sleep")
-	snap, err = TakeSnapshot(sleep)
+	snap, err = launch.TakeSnapshot(sleep)
 	require.NoError(t, err)
 	requireNewStyle(t, "sleep forked by an activated sh", &Subject{Snap: snap}, Fails, Fails, Holds, Holds, Holds, Holds)
 
@@ -84,7 +85,7 @@ func TestNewStyleListTellsActivatedFromShellStarted(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { killGroup(cmd) })
 	sleep = requireChild(t, cmd.Process.Pid, "sleep")
-	snap, err = TakeSnapshot(sleep)
+	snap, err = launch.TakeSnapshot(sleep)
 	require.NoError(t, err)
 	s = &Subject{Snap: snap}
 	managed, why = LooksManaged(s)
@@ -106,7 +107,7 @@ func killGroup(cmd *exec.Cmd) {
 func requireChild(t *testing.T, pid int, comm string) int {
 	t.Helper()
 	var child int
-	require.Truef(t, WaitUntil(t.Context(), Settle, func() bool {
+	require.Truef(t, launch.WaitUntil(t.Context(), launch.Settle, func() bool {
 		kids, _ := proc.Children(pid)
 		for _, k := range kids {
 			// The kernel names the process before exec has put its
@@ -117,10 +118,10 @@ func requireChild(t *testing.T, pid int, comm string) int {
 			}
 		}
 		return false
-	}), "pid %d starts %s within %v", pid, comm, Settle)
+	}), "pid %d starts %s within %v", pid, comm, launch.Settle)
 	t.Cleanup(func() {
 		unix.Kill(child, unix.SIGKILL)
-		WaitUntil(context.Background(), CleanupTimeout, func() bool {
+		launch.WaitUntil(context.Background(), launch.CleanupTimeout, func() bool {
 			_, err := proc.ReadStat(child) // gone once pid has reaped it
 			return err != nil
 		})
@@ -176,7 +177,7 @@ func TestNewStyleNotReadableIsNeverAFailure(t *testing.T) {
 		t.Logf("/proc/1/environ is readable here (%v): pid 1 is not checked", err)
 		return
 	}
-	snap, err := TakeSnapshot(1)
+	snap, err := launch.TakeSnapshot(1)
 	require.NoError(t, err)
 	for k, c := range CheckNewStyle(&Subject{Snap: snap}) {
 		if c.Mark == Fails {

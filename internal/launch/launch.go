@@ -1,12 +1,14 @@
-// Package harness launches a step's program as a shell would and observes
-// it: the one machinery behind the step tests (internal/daemontest, a
-// testify layer over it) and the tour (a view of what it finds). It holds
-// the sandbox paths and flags, the echo client, the stand-in syslog daemon,
-// the waits, and one definition of each of the twelve properties' checks
-// (property.go) and of daemon(7)'s new-style points (newstyle.go), which
-// say what they saw and whether the property holds.
-// The properties are described in PROPERTIES.md at the repository's root.
-package harness
+// Package launch starts a program under test as a shell or a service
+// manager would, and observes it: the sandbox (a short directory with the
+// socket, pid file and log, and the marker that finds every process
+// started from it), the launcher's run, finding the server through its
+// socket (SO_PEERCRED), the echo client, the waits and their time limits,
+// and snapshots of /proc. The program is always an input, a path to any
+// executable: nothing here assumes it is the Go package of a step.
+//
+// The step tests (internal/daemontest), the tour, the labs and the bench
+// use it; internal/property judges what it observes.
+package launch
 
 import (
 	"bytes"
@@ -17,18 +19,21 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/reaper"
 )
 
-// Time limits. They bound waits that normally end in milliseconds, so that a
-// broken program fails its test, or costs the tour seconds, instead of
-// hanging it.
+// Time limits, the one place for them: they bound waits that normally end
+// in milliseconds, so that a broken program fails its test, or costs the
+// tour or the bench seconds, instead of hanging it.
 const (
 	// LaunchTimeout is how long a launcher may take to return
 	// (PROPERTIES.md: "returns to the shell within 2 s").
@@ -42,6 +47,11 @@ const (
 	CleanupTimeout = 5 * time.Second
 	// Poll is how often a wait looks again.
 	Poll = 5 * time.Millisecond
+	// StartTimeout bounds the bench's wait for a server that is not a
+	// daemon (it does not return) to accept its first connection.
+	StartTimeout = 5 * time.Second
+	// BuildTimeout bounds one go build or cc.
+	BuildTimeout = 2 * time.Minute
 )
 
 // MarkerEnv is set in the environment of every process a sandbox launches,
@@ -304,4 +314,30 @@ func readBack(f *os.File) string {
 	}
 	b, _ := os.ReadFile(f.Name())
 	return string(b)
+}
+
+// defaultSignals are the signals whose default action the properties are
+// about: a server must ignore them itself (recommendation 10), or die of
+// them where a step says it does.
+var defaultSignals = []os.Signal{unix.SIGHUP, unix.SIGPIPE, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGUSR1, unix.SIGUSR2}
+
+// ResetInheritedSignals makes every program this process launches start
+// with defaultSignals at their default action, whatever this process
+// inherited. A test run from a shell started with nohup inherits SIGHUP
+// ignored, and exec passes an ignored signal on, to the launcher and so
+// to the server: a server that never ignores SIGHUP itself would pass
+// recommendation 10's test. exec resets a caught signal to its default, so
+// this process catches (and drops) each signal it inherited ignored, which
+// keeps it as deaf to them as before.
+func ResetInheritedSignals() {
+	var ignored []os.Signal
+	for _, sig := range defaultSignals {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig)
+		}
+	}
+	if len(ignored) > 0 {
+		signal.Notify(make(chan os.Signal, 1), ignored...)
+	}
 }
