@@ -14,10 +14,11 @@ import (
 )
 
 // Test that a short run measures every quantity of the minimal re-exec
-// server, of step 01 and of the C server (when a C compiler is here),
+// server, of step 01, of the C server and of the C companion of step 12
+// (when a C compiler is here),
 // prints them, and leaves no process of any sandbox behind.
 func TestShortRunMeasuresAndLeavesNothing(t *testing.T) {
-	opt, err := parseFlags([]string{"-short", "-servers", "c,reexec,step01"})
+	opt, err := parseFlags([]string{"-short", "-servers", "c,reexec,step01,cstep12"})
 	require.NoErrorf(t, err, "parse the smoke test's flags")
 	opt.Dir, err = os.MkdirTemp("", "bench")
 	require.NoErrorf(t, err, "make the sandboxes' directory")
@@ -42,7 +43,7 @@ func TestShortRunMeasuresAndLeavesNothing(t *testing.T) {
 		require.Positivef(t, r.Conns1, "%s: connections/s with 1 dialer is measured", r.Server.Name)
 		require.Positivef(t, r.Conns8, "%s: connections/s with 8 dialers is measured", r.Server.Name)
 		require.Positivef(t, r.CPUPerConn, "%s: CPU time per connection is measured (bench/measure.go, measureDialing)", r.Server.Name)
-		if r.Server.Key != cKey {
+		if r.Server.Key != cKey && r.Server.Key != cStep12Key {
 			// A launch starts at most three Go runtimes (launcher, session
 			// leader, server) and the worker of the connection that found
 			// the server; each connection starts one, so it costs about a

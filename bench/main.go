@@ -1,7 +1,9 @@
 // Command bench measures what a connection costs each server: the steps
 // built as a reader builds them (a plain go build), a C server that forks
-// per connection, a minimal Go server that re-executes itself per
-// connection, and an ordinary Go server with a goroutine per connection.
+// per connection, the C companion of step 12 (c/echod.c: the same daemon,
+// forking where Go re-executes), a minimal Go server that re-executes
+// itself per connection, and an ordinary Go server with a goroutine per
+// connection.
 // It prints one table, with every number also as a ratio to the C server,
 // and says whether step 12 meets the goals that PERFORMANCE.md sets.
 //
@@ -50,7 +52,7 @@ measures, from a client on the same machine, over Unix-domain sockets:
   -markdown        print the tables in Markdown, as PERFORMANCE.md shows them
   -short           a quick run with few samples (seconds; the numbers are rough)
   -servers LIST    measure only these, comma-separated (default: all of
-                   c,goroutines,reexec,step01,step06,step12)
+                   c,goroutines,reexec,step01,step06,step12,cstep12)
   -server NAME=PATH
                    measure one more step-like server: PATH is a binary, or a
                    package directory to go build; it is launched as the steps

@@ -29,8 +29,12 @@ const cKey = "c"
 // reexecKey is the server whose connections/s the goals ask of step 12.
 const reexecKey = "reexec"
 
+// cStep12Key is the C companion built for step 12 (c/echod.c, cc
+// -DSTEP=12): the same daemon as step 12, forking where Go re-executes.
+const cStep12Key = "cstep12"
+
 // defaultServers are the built-in servers, in the table's order.
-var defaultServers = []string{cKey, "goroutines", reexecKey, "step01", "step06", "step12"}
+var defaultServers = []string{cKey, "goroutines", reexecKey, "step01", "step06", "step12", cStep12Key}
 
 // builtinNames are the rows' names.
 var builtinNames = map[string]string{
@@ -40,6 +44,7 @@ var builtinNames = map[string]string{
 	"step01":     "step 01",
 	"step06":     "step 06",
 	"step12":     "step 12",
+	cStep12Key:   "step 12 in C (c/echod.c)",
 }
 
 func isBuiltin(key string) bool {
@@ -101,6 +106,19 @@ func buildBuiltin(ctx context.Context, root, key, dir string) (*Server, error) {
 		srv.Daemon = true
 		src := filepath.Join(root, "bench", "cfork", "forkserver.c")
 		if err := command(ctx, root, cc, "-O2", "-o", srv.Binary, src); err != nil {
+			return nil, err
+		}
+	case cStep12Key:
+		cc, err := exec.LookPath("cc")
+		if err != nil {
+			srv.Skip = "no C compiler (cc) on this machine"
+			return srv, nil
+		}
+		// Named echod, as the tests want it: its log lines carry the name.
+		srv.Binary = filepath.Join(dir, "echod")
+		srv.Daemon = true
+		src := filepath.Join(root, "c", "echod.c")
+		if err := command(ctx, root, cc, "-std=c11", "-O2", "-DSTEP=12", "-o", srv.Binary, src); err != nil {
 			return nil, err
 		}
 	case "goroutines", reexecKey:

@@ -135,9 +135,15 @@ func contains(list []string, s string) bool {
 // lab's go.mod and go.sum name every module it needs, so with those in the
 // module cache nothing is downloaded.
 func goTest(dir, module string) (*testRun, error) {
+	return goTestEnv(dir, module, os.Environ())
+}
+
+// goTestEnv is goTest with the environment env (a C lab's leaves ECHOD
+// out).
+func goTestEnv(dir, module string, env []string) (*testRun, error) {
 	cmd := exec.Command("go", "test", "-json", "-count=1", "-timeout="+testTimeout, "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = append(env, "GOWORK=off")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -85,41 +85,92 @@ func hasStep(list []steps.Step, n int) bool {
 	return ok
 }
 
-// checkCStep judges one step: its tests on the C of the step before (from
-// step 02) and on its own.
+// checkCStep judges one step. Step 01, which has no lab, runs its tests on
+// the C built for step 01. From step 02 the check goes through the C lab,
+// as an instructor would: it generates the lab outside the repository,
+// runs "make" and step N's tests there on step N-1's C, then puts the
+// solution in place as the lab's _solution/README.md says and runs "make"
+// and the tests again.
 func checkCStep(root, module, tmp string, list []steps.Step, step steps.Step) (*verdict, error) {
-	pkg := module + "/" + step.Name
+	if step.N < firstLab {
+		binary, err := buildC(root, tmp, step.N)
+		if err != nil {
+			return nil, err
+		}
+		after, err := goTestProgram(root, step.Name, module+"/"+step.Name, binary)
+		if err != nil {
+			return nil, err
+		}
+		v := &verdict{}
+		v.line = step.Name + " (C): " + judgeAfter(after, v)
+		return v, nil
+	}
+	if inside(tmp, root) {
+		return nil, fmt.Errorf("the temporary directory %s is inside the repository %s: set TMPDIR elsewhere", tmp, root)
+	}
+	dir := filepath.Join(tmp, fmt.Sprintf("lab%02d", step.N))
+	l, err := generateC(options{root: root, step: step.N, dir: dir, solution: true})
+	if err != nil {
+		return nil, err
+	}
 	v := &verdict{}
-	line := step.Name + " (C): "
-	if step.N > 1 {
-		prev, ok := steps.Find(list, step.N-1)
-		if !ok {
-			return nil, fmt.Errorf("no step%02d-* directory to start from", step.N-1)
-		}
-		added, kept, err := stepTests(step.Dir, prev.Dir)
-		if err != nil {
-			return nil, err
-		}
-		binary, err := buildC(root, tmp, prev.N)
-		if err != nil {
-			return nil, err
-		}
-		before, err := goTestProgram(root, step.Name, pkg, binary)
-		if err != nil {
-			return nil, err
-		}
-		line += judgeBefore(&lab{step: step, prev: prev, newTests: added, oldTests: kept}, before, v) + "; "
+	if err := v.judgeReadme(l, dir); err != nil {
+		return nil, err
 	}
-	binary, err := buildC(root, tmp, step.N)
+	before, err := makeAndTest(dir, l.module)
 	if err != nil {
 		return nil, err
 	}
-	after, err := goTestProgram(root, step.Name, pkg, binary)
+	beforeMsg := judgeBefore(l, before, v)
+	if err := useCSolution(dir); err != nil {
+		return nil, err
+	}
+	after, err := makeAndTest(dir, l.module)
 	if err != nil {
 		return nil, err
 	}
-	v.line = line + judgeAfter(after, v)
+	v.line = fmt.Sprintf("%s (C lab): %s; %s", step.Name, beforeMsg, judgeAfter(after, v))
 	return v, nil
+}
+
+// makeAndTest is what a student of a C lab runs in dir: "make", then
+// "go test ./...". ECHOD is taken out of the environment, so that the
+// tests grade the ./echod that make built. A C file that does not compile
+// is reported as a broken package.
+func makeAndTest(dir, module string) (*testRun, error) {
+	cmd := exec.Command("make")
+	cmd.Dir = dir
+	cmd.Env = withoutProgramEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return nil, fmt.Errorf("make: %w", err)
+		}
+		return &testRun{module: module, passed: map[string]bool{}, failed: map[string]bool{}, skipped: map[string]bool{},
+			output: map[string]*strings.Builder{}, broken: []string{"(make: " + firstLine(string(out)) + ")"}, stderr: string(out)}, nil
+	}
+	return goTestEnv(dir, module, withoutProgramEnv())
+}
+
+// withoutProgramEnv is this process's environment without ECHOD.
+func withoutProgramEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ECHOD=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// useCSolution puts the C lab's solution in place of the student's C:
+// _solution/echod.c over c/echod.c, as its _solution/README.md says.
+func useCSolution(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, solutionDir, "echod.c"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "c", "echod.c"), b, 0o644)
 }
 
 // buildC builds the C companion for step n into tmp, once, and returns the
@@ -216,6 +267,9 @@ func generateC(o options) (*lab, error) {
 		if err := printC(o.root, o.step, filepath.Join(o.dir, solutionDir, "echod.c")); err != nil {
 			return nil, err
 		}
+		if err := write(filepath.Join(solutionDir, "README.md"), fmt.Sprintf(cSolutionReadme, o.step, o.step)); err != nil {
+			return nil, err
+		}
 	}
 	if err := write("Makefile", cLabMakefile); err != nil {
 		return nil, err
@@ -278,6 +332,18 @@ func init() {
 	}
 }
 `
+
+// cSolutionReadme is the C lab's _solution/README.md: how an instructor
+// sees the solution pass (lab -check -lang c does just this).
+const cSolutionReadme = "# The solution of lab %02d in C (for the instructor)\n\n" +
+	"This directory holds step %02d of the C companion, the C this lab asks for.\n" +
+	"The go command leaves directories whose names begin with \"_\" out of\n" +
+	"\"./...\", and the Makefile builds c/echod.c only.\n\n" +
+	"To see it pass the lab's tests, in the lab's directory:\n\n" +
+	"    cp _solution/echod.c c/echod.c\n" +
+	"    make && go test ./...\n\n" +
+	"Remove this directory before you hand the lab out, or generate the lab\n" +
+	"again without -solution.\n"
 
 // cLabReadme heads the lab's README: this lab is in C.
 const cLabReadme = "# This lab is in C\n\n" +

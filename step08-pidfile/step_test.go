@@ -118,14 +118,16 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	// until its first lines close them (Go's ForkExec returns only once
 	// the child has executed), and the worker of the test's own probe of
 	// the socket may not have run yet: wait for the workers to settle. One
-	// that still holds the listening socket then never lets it go.
-	serverSockets := make(map[string]bool)
-	for _, sock := range sockets(t, server) {
-		serverSockets[sock] = true
-	}
+	// that still holds the listening socket then never lets it go. The
+	// server's sockets are read again each time: a forked worker may echo
+	// before its parent has run on to close its copy of the connection.
 	var holding string
 	s.Eventually(func() bool {
 		holding = ""
+		serverSockets := make(map[string]bool)
+		for _, sock := range sockets(t, server) {
+			serverSockets[sock] = true
+		}
 		for _, w := range workers {
 			fds, err := proc.Fds(w)
 			if err != nil {
