@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -71,6 +72,10 @@ func RunTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
+	if err := dropInherited(); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
+		return 1
+	}
 	killLeftovers()
 	dir, err := os.MkdirTemp("", "daemontest")
 	if err != nil {
@@ -95,6 +100,28 @@ func RunTests(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// dropInherited keeps what the test process inherited from reaching the
+// launchers it starts, so that no test passes or fails for how it was run.
+// A signal ignored at exec stays ignored in the new program: under nohup
+// every launcher would start with SIGHUP ignored, and a server that does
+// not ignore it would pass the tests of recommendations 3 and 10 (a
+// shell's background job ignores SIGINT the same way). The Go runtime
+// keeps an inherited SIG_IGN for these two only, and a handled signal is
+// reset to its default by exec: so the test process handles them, and
+// drops what arrives. Descriptors left open to the test process, without
+// close-on-exec, are marked close-on-exec, as no launcher must get them.
+func dropInherited() error {
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
+	return nil
 }
 
 // ProgramEnv names the environment variable that gives the tests a
@@ -287,7 +314,7 @@ func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch Result) {
 // exit status 0 (PROPERTIES.md, "The program").
 func requireStarted(t testing.TB, launch Result) {
 	t.Helper()
-	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (see step 01's README.md, \"What the test checks\")",
+	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (the message names what failed: see the README of the step that brings it in, and step 01's README.md, \"What the test checks\", for the launcher)",
 		launch.Pid, launch.Code, strings.TrimSpace(launch.Stderr))
 }
 
@@ -521,6 +548,9 @@ func (s *Sandbox) Daemons() []int {
 func (s *Sandbox) WaitExit(pid int) int {
 	s.t.Helper()
 	ws, err := reaper.WaitExit(pid, Settle)
+	if err != nil && pid == s.server {
+		require.NoErrorf(s.t, err, "the server %d (the process listening on %s) must exit within %v; it still runs: is it blocked, writing to a log or a syslog socket that does not take the message, or waiting for its workers? (cat /proc/%d/stack, or send it SIGQUIT for its goroutines)", pid, s.Socket, Settle, pid)
+	}
 	require.NoErrorf(s.t, err, "process %d must exit within %v", pid, Settle)
 	if ws.Signaled() {
 		s.t.Logf("%d was killed by %v", pid, ws.Signal())
