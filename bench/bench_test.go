@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/reaper"
 )
 
@@ -23,7 +24,7 @@ func TestShortRunMeasuresAndLeavesNothing(t *testing.T) {
 	defer os.RemoveAll(opt.Dir)
 
 	rep, err := Run(context.Background(), opt, newProgress(io.Discard))
-	left := reaper.Marked(markerEnv + "=" + opt.Dir + "/")
+	left := reaper.Marked(launch.MarkerEnv + "=" + opt.Dir + "/")
 	require.NoErrorf(t, err, "a short run of the bench (bench/measure.go, Run)")
 	require.Emptyf(t, left, "every process started under %s is gone after the run; these are left: %v", opt.Dir, left)
 

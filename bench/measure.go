@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/proc"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
@@ -61,6 +62,7 @@ func Run(ctx context.Context, opt Options, p *progress) (*Report, error) {
 	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
 	}
+	launch.ResetInheritedSignals()
 	if opt.Root == "" {
 		cwd, err := os.Getwd()
 		if err != nil {
@@ -80,7 +82,7 @@ func Run(ctx context.Context, opt Options, p *progress) (*Report, error) {
 	}
 	report, err := measureAll(ctx, opt, dir, p)
 	// Whatever happened, every process of every sandbox goes.
-	leftErr := reaper.KillMarked(markerEnv+"="+dir+"/", cleanupTimeout)
+	leftErr := reaper.KillMarked(launch.MarkerEnv+"="+dir+"/", launch.CleanupTimeout)
 	reaper.Sweep()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -181,7 +183,7 @@ func measure(ctx context.Context, opt Options, srv *Server, dir string, res *Res
 			return err
 		}
 		before := reapedCPU()
-		r, err := launch(ctx, srv, sb)
+		r, err := startServer(ctx, srv, sb)
 		if err == nil {
 			// The worker of the connection that found the server ends
 			// by itself, as in measureDialing.
@@ -210,7 +212,7 @@ func measureOpen(ctx context.Context, opt Options, srv *Server, dir string, res 
 	if err != nil {
 		return err
 	}
-	r, err := launch(ctx, srv, sb)
+	r, err := startServer(ctx, srv, sb)
 	if err != nil {
 		return errors.Join(err, r.stop())
 	}
@@ -224,11 +226,11 @@ func measureOpen(ctx context.Context, opt Options, srv *Server, dir string, res 
 		return fmt.Errorf("PSS: %w", err)
 	}
 	p.say("round trips")
-	if res.RTT50, res.RTT99, err = roundTrips(ctx, r.sb.socket, opt.RoundTrips); err != nil {
+	if res.RTT50, res.RTT99, err = roundTrips(ctx, r.sb.Socket, opt.RoundTrips); err != nil {
 		return fmt.Errorf("round trips: %w", err)
 	}
 	p.say("MB/s")
-	if res.MBps, err = stream(r.sb.socket, opt.Stream); err != nil {
+	if res.MBps, err = stream(r.sb.Socket, opt.Stream); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	return nil
@@ -252,17 +254,17 @@ func measureDialing(ctx context.Context, opt Options, srv *Server, dir string, r
 		return err
 	}
 	before := reapedCPU()
-	r, err := launch(ctx, srv, sb)
+	r, err := startServer(ctx, srv, sb)
 	if err != nil {
 		return errors.Join(err, r.stop())
 	}
 	p.say("connections/s, 1 dialer")
-	n1, err := connections(r.sb.socket, 1, opt.Dialing)
+	n1, err := connections(r.sb.Socket, 1, opt.Dialing)
 	if err != nil {
 		return errors.Join(fmt.Errorf("connections/s, 1 dialer: %w", err), r.stop())
 	}
 	p.say("connections/s, 8 dialers")
-	n8, err := connections(r.sb.socket, 8, opt.Dialing)
+	n8, err := connections(r.sb.Socket, 8, opt.Dialing)
 	if err != nil {
 		return errors.Join(fmt.Errorf("connections/s, 8 dialers: %w", err), r.stop())
 	}
@@ -305,7 +307,7 @@ func pssPerIdleConnection(r *Running, n int) (float64, error) {
 	}()
 	msg := make([]byte, smallMessage)
 	for range n {
-		c, err := net.Dial("unix", r.sb.socket)
+		c, err := net.Dial("unix", r.sb.Socket)
 		if err != nil {
 			return 0, err
 		}
@@ -323,7 +325,7 @@ func pssPerIdleConnection(r *Running, n int) (float64, error) {
 
 // echoOnce sends msg on c and reads it back.
 func echoOnce(c net.Conn, msg []byte) error {
-	c.SetDeadline(time.Now().Add(ioTimeout))
+	c.SetDeadline(time.Now().Add(launch.IOTimeout))
 	if _, err := c.Write(msg); err != nil {
 		return err
 	}
@@ -336,19 +338,19 @@ func echoOnce(c net.Conn, msg []byte) error {
 
 // roundTrips times n round trips of 64 bytes on one connection, after a
 // few untimed ones, and returns the median and the 99th percentile. It
-// stops early after ioTimeout.
+// stops early after launch.IOTimeout.
 func roundTrips(ctx context.Context, socket string, n int) (p50, p99 time.Duration, err error) {
 	c, err := net.Dial("unix", socket)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * ioTimeout))
+	c.SetDeadline(time.Now().Add(2 * launch.IOTimeout))
 	msg := make([]byte, smallMessage)
 	back := make([]byte, smallMessage)
 	const warmup = 20
 	var times []time.Duration
-	limit := time.Now().Add(ioTimeout)
+	limit := time.Now().Add(launch.IOTimeout)
 	for i := 0; i < warmup+n && time.Now().Before(limit) && ctx.Err() == nil; i++ {
 		start := time.Now()
 		if _, err := c.Write(msg); err != nil {
@@ -378,7 +380,7 @@ func stream(socket string, d time.Duration) (float64, error) {
 	}
 	defer c.Close()
 	uc := c.(*net.UnixConn)
-	uc.SetDeadline(time.Now().Add(d + ioTimeout))
+	uc.SetDeadline(time.Now().Add(d + launch.IOTimeout))
 	start := time.Now()
 	wrote := make(chan error, 1)
 	go func() {
@@ -520,20 +522,10 @@ func pss(pid int) (int, error) {
 // waitWorkersGone waits, for a bounded time, until every worker of pid has
 // exited, so that its CPU time can be counted.
 func waitWorkersGone(pid int) {
-	deadline := time.Now().Add(cleanupTimeout)
-	for time.Now().Before(deadline) {
+	launch.WaitUntil(context.Background(), launch.CleanupTimeout, func() bool {
 		kids, _ := proc.Children(pid)
-		live := 0
-		for _, k := range kids {
-			if k.State != 'Z' {
-				live++
-			}
-		}
-		if live == 0 {
-			return
-		}
-		time.Sleep(settlePoll)
-	}
+		return !slices.ContainsFunc(kids, func(k proc.Stat) bool { return k.State != 'Z' })
+	})
 }
 
 func median(d []time.Duration) time.Duration {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"fmt"
@@ -13,27 +12,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/build"
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
 )
 
-// Time limits. They bound waits that normally end in milliseconds, so that
-// a broken server costs the bench seconds rather than hanging it.
-const (
-	launchTimeout  = 5 * time.Second  // from starting a server to its first accepted connection
-	ioTimeout      = 10 * time.Second // one exchange, or one whole stream
-	cleanupTimeout = 5 * time.Second  // killing and reaping what a server leaves
-	buildTimeout   = 2 * time.Minute  // one go build or cc
-	launchPoll     = 100 * time.Microsecond
-	settlePoll     = 5 * time.Millisecond
-)
-
-// markerEnv is set in every server's environment to its sandbox directory.
-// The servers pass their environment on to what they start, so the bench
-// finds every process a server caused by it, and kills them all.
-const markerEnv = "ECHOD_BENCH"
+// How often the bench looks for a new server; the time limits are
+// internal/launch's.
+const launchPoll = 100 * time.Microsecond
 
 // cKey is the server every ratio is taken to.
 const cKey = "c"
@@ -172,16 +160,16 @@ func findStep(root string, n int) (steps.Step, error) {
 // goBuild builds pkg into out with a plain go build, as a reader of the
 // tutorial would: the environment is the bench's own, so CGO_ENABLED and
 // the rest are whatever the reader has. A package built before, unchanged,
-// comes from the cache of harness.BuildStep.
+// comes from the cache of build.Step.
 func goBuild(ctx context.Context, dir, out, pkg string) error {
-	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	ctx, cancel := context.WithTimeout(ctx, launch.BuildTimeout)
 	defer cancel()
-	return harness.BuildStep(ctx, filepath.Join(dir, pkg), out)
+	return build.Step(ctx, filepath.Join(dir, pkg), out)
 }
 
 // command runs name in dir and returns its output with the error.
 func command(ctx context.Context, dir, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	ctx, cancel := context.WithTimeout(ctx, launch.BuildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -205,66 +193,44 @@ func describeBinary(ctx context.Context, srv *Server) error {
 	} else if interpreted {
 		srv.Linked = "dynamic"
 	}
-	srv.Flags = make(map[string]bool)
+	srv.Flags = map[string]bool{"socket": true}
 	if !srv.Daemon || srv.Key == cKey {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, launchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, launch.StartTimeout)
 	defer cancel()
-	// The usage goes to standard error, with status 0 for -h.
-	out, _ := exec.CommandContext(ctx, srv.Binary, "-h").CombinedOutput()
-	for _, f := range []string{"pidfile", "log", "syslog"} {
-		srv.Flags[f] = bytes.Contains(out, []byte("-"+f+" "))
-	}
-	return nil
+	var err error
+	srv.Flags, err = launch.ProgramFlags(ctx, srv.Binary, cleanEnviron())
+	return err
 }
 
-// sandbox is where one launch of a server keeps its files.
-type sandbox struct {
-	dir    string
-	socket string
-	marker string // markerEnv=dir, as it appears in the environment
-}
-
-func newSandbox(dir string) (sandbox, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return sandbox{}, err
-	}
-	return sandbox{dir: dir, socket: filepath.Join(dir, "s"), marker: markerEnv + "=" + dir}, nil
+// newSandbox makes dir, where one launch of a server keeps its files.
+func newSandbox(dir string) (launch.Paths, error) {
+	return launch.NewPaths(dir), os.MkdirAll(dir, 0o755)
 }
 
 // args is the server's command line for sb: its own socket, and its own
 // pid file, log and syslog socket (to which nothing listens, so the log
 // goes to the file), never the defaults in /tmp.
-func (srv *Server) args(sb sandbox) []string {
+func (srv *Server) args(sb launch.Paths) []string {
 	if srv.Key == cKey {
-		return []string{srv.Binary, sb.socket}
+		return []string{srv.Binary, sb.Socket}
 	}
-	args := []string{srv.Binary, "-socket", sb.socket}
-	if srv.Flags["pidfile"] {
-		args = append(args, "-pidfile", filepath.Join(sb.dir, "pid"))
-	}
-	if srv.Flags["log"] {
-		args = append(args, "-log", filepath.Join(sb.dir, "log"))
-	}
-	if srv.Flags["syslog"] {
-		args = append(args, "-syslog", filepath.Join(sb.dir, "syslog"))
-	}
-	return args
+	return append([]string{srv.Binary}, sb.Args(srv.Flags)...)
 }
 
 // Running is a server that listens.
 type Running struct {
-	sb     sandbox
+	sb     launch.Paths
 	Pid    int           // the listening process
 	Launch time.Duration // from starting the program to the first accepted connection
 }
 
-// launch starts srv in sb and waits until it accepts a connection. The
+// startServer starts srv in sb and waits until it accepts a connection. The
 // program is started without os/exec, so that nothing but the bench's
 // own reaping waits for it.
-func launch(ctx context.Context, srv *Server, sb sandbox) (*Running, error) {
-	out, err := os.Create(filepath.Join(sb.dir, "output"))
+func startServer(ctx context.Context, srv *Server, sb launch.Paths) (*Running, error) {
+	out, err := os.Create(filepath.Join(sb.Dir, "output"))
 	if err != nil {
 		return nil, err
 	}
@@ -274,9 +240,9 @@ func launch(ctx context.Context, srv *Server, sb sandbox) (*Running, error) {
 		return nil, err
 	}
 	defer null.Close()
-	env := append(cleanEnviron(), sb.marker)
+	env := append(cleanEnviron(), launch.MarkerEnv+"="+sb.Dir)
 	start := time.Now()
-	p, err := os.StartProcess(srv.Binary, srv.args(sb), &os.ProcAttr{Dir: sb.dir, Env: env, Files: []*os.File{null, out, out}})
+	p, err := os.StartProcess(srv.Binary, srv.args(sb), &os.ProcAttr{Dir: sb.Dir, Env: env, Files: []*os.File{null, out, out}})
 	if err != nil {
 		return nil, err
 	}
@@ -284,21 +250,21 @@ func launch(ctx context.Context, srv *Server, sb sandbox) (*Running, error) {
 	p.Release()
 	r := &Running{sb: sb}
 	exited := false
-	for !accepts(sb.socket) {
+	for !accepts(sb.Socket) {
 		if ws, ok := reaper.Reap(pid); ok {
 			exited = true
 			if !srv.Daemon || ws.ExitStatus() != 0 {
 				return r, fmt.Errorf("%s exited (%s) before it accepted a connection: %s", srv.Name, describeStatus(ws), readOutput(sb))
 			}
 		}
-		if time.Since(start) > launchTimeout || ctx.Err() != nil {
-			return r, fmt.Errorf("%s accepted no connection on %s within %v: %s", srv.Name, sb.socket, launchTimeout, readOutput(sb))
+		if time.Since(start) > launch.StartTimeout || ctx.Err() != nil {
+			return r, fmt.Errorf("%s accepted no connection on %s within %v: %s", srv.Name, sb.Socket, launch.StartTimeout, readOutput(sb))
 		}
 		time.Sleep(launchPoll)
 	}
 	r.Launch = time.Since(start)
 	if srv.Daemon && !exited {
-		ws, err := reaper.WaitExit(pid, launchTimeout)
+		ws, err := reaper.WaitExit(pid, launch.StartTimeout)
 		if err != nil {
 			return r, fmt.Errorf("%s: launcher %d: %w", srv.Name, pid, err)
 		}
@@ -306,7 +272,7 @@ func launch(ctx context.Context, srv *Server, sb sandbox) (*Running, error) {
 			return r, fmt.Errorf("%s: the launcher exited (%s): %s", srv.Name, describeStatus(ws), readOutput(sb))
 		}
 	}
-	if r.Pid, err = peercred.ListenerPid(sb.socket); err != nil {
+	if r.Pid, err = peercred.ListenerPid(sb.Socket); err != nil {
 		return r, fmt.Errorf("%s: find the listening process: %w", srv.Name, err)
 	}
 	return r, nil
@@ -338,13 +304,13 @@ func accepts(path string) bool {
 // stop kills every process of r's sandbox and reaps those that come to the
 // bench.
 func (r *Running) stop() error {
-	return reaper.KillMarked(r.sb.marker+"\x00", cleanupTimeout)
+	return reaper.KillMarked(launch.Marker(r.sb.Dir), launch.CleanupTimeout)
 }
 
 // readOutput is what the program wrote to its standard output and error,
 // for an error message.
-func readOutput(sb sandbox) string {
-	b, _ := os.ReadFile(filepath.Join(sb.dir, "output"))
+func readOutput(sb launch.Paths) string {
+	b, _ := os.ReadFile(filepath.Join(sb.Dir, "output"))
 	if s := strings.TrimSpace(string(b)); s != "" {
 		return fmt.Sprintf("it said %q", s)
 	}

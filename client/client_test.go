@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/build"
 )
 
 // runTimeout bounds one run of the client, so that a client that hangs
@@ -41,7 +41,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "client")
-	if err := harness.BuildStep(context.Background(), ".", binary); err != nil {
+	if err := build.Step(context.Background(), ".", binary); err != nil {
 		fmt.Fprintf(os.Stderr, "client test: %v\n", err)
 		return 1
 	}

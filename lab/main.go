@@ -3,14 +3,17 @@
 //
 //	go run ./lab -step 7 -o DIR [-solution]
 //	go run ./lab -check [-step N]
+//	go run ./lab -step 7 -lang c -o DIR [-solution]
+//	go run ./lab -check -lang c [-step N]
 //
 // -step takes a step's number, with or without its leading zero (8, 08),
 // or its directory's name (step08-pidfile).
 //
 // A lab for step N is a Go module of its own in DIR (module path labNN):
 // the code of step N-1 to start from, the tests of step N, copies of the
-// packages they import (internal/daemontest and internal/proc) with their
-// import paths changed to the lab's module, the repository's go.sum, and a
+// repository's packages they import, directly or through another
+// (internal/daemontest, internal/launch, internal/property and those they
+// use), with their import paths changed to the lab's module, the repository's go.sum, and a
 // README.md for the student: the recommendation, what the tests check,
 // how to run them, and hints. It builds with Go and the module proxy or
 // cache alone. With -solution, step N's code goes into DIR/_solution,
@@ -22,6 +25,10 @@
 // that step N added, then puts step N's code in place and requires every
 // test to pass. It prints one line per step and exits 1 if any breaks the
 // rule.
+//
+// -check -lang c checks the C companion (c/echod.c) the same way: built
+// for step N it passes step N's tests, and built for step N-1 it fails only
+// the tests step N adds (lab/clang.go).
 //
 // LABS.md at the top of the repository is the instructor's guide.
 package main
@@ -54,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mistakes := fl.Bool("mistakes", false, "prove that the tests catch each step's common mistakes (its mistakes/*.patch), and check the READMEs' sections on them")
 	writeMistakes := fl.Bool("write", false, "with -mistakes: rewrite the READMEs' \"Common mistakes\" sections instead")
 	root := fl.String("root", "", "the repository's top `directory` (default: found from the working directory)")
+	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n       go run ./lab -mistakes [-write] [-step N]\n")
 		fl.PrintDefaults()
@@ -101,10 +109,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *mistakes {
 		return runMistakes(*root, step, *writeMistakes, stdout, stderr)
 	}
+	if *checkAll && *lang == "c" {
+		return checkC(*root, step, stdout, stderr)
+	}
+	if *lang != "go" && *lang != "c" {
+		return fail(refuse("-lang %q: go or c", *lang))
+	}
 	if *checkAll {
 		return check(*root, step, stepName, stdout, stderr)
 	}
-	l, err := generate(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
+	gen := generate
+	if *lang == "c" {
+		gen = generateC
+	}
+	l, err := gen(options{root: *root, step: step, stepName: stepName, dir: *dir, solution: *solution})
 	if err != nil {
 		return fail(err)
 	}

@@ -63,9 +63,9 @@ func main() {
 	// Programs that the daemon starts must not inherit the role.
 	os.Unsetenv(roleEnv)
 
-	// Every role reads the same command line: reexec passes os.Args on, so
-	// the server checks the flags again rather than being handed the
-	// launcher's config. One parser serves both.
+	// The launcher and the server read the same command line: reexec
+	// passes os.Args on, so the server checks the flags again rather than
+	// being handed the launcher's config. One parser serves both.
 	cfg, err := parseFlags(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -3,15 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// connFd is the descriptor on which a worker finds its connection.
-const connFd = 3
 
 // Accept errors such as "too many open files" pass; the server waits a
 // little before it tries again, doubling the wait up to a ceiling, as
@@ -21,11 +17,8 @@ const (
 	maxAcceptDelay = time.Second
 )
 
-// echoBuffer is how much a worker reads and writes back at a time.
-const echoBuffer = 64 << 10
-
-// errStartFailed reports that the server could not start. It has told the
-// launcher why, and the launcher prints the reason.
+// errStartFailed reports that the server could not start. The launcher
+// has been told why, on the notification pipe, and prints the reason.
 var errStartFailed = errors.New("the server could not start")
 
 // server is what the running server holds.
@@ -42,7 +35,9 @@ func runServer(cfg config) error {
 	if err != nil {
 		return errStartFailed
 	}
-	// Closing the file, or letting the garbage collector do so, frees the lock.
+	// The lock lasts while the pid file is open: srv.lock keeps it
+	// referenced, so that no finalizer closes it early, and this Close
+	// releases the lock once the server stops serving.
 	defer srv.lock.Close()
 	return srv.serve()
 }
@@ -67,68 +62,6 @@ func startServer(cfg config) (*server, error) {
 		return nil, err
 	}
 	return &server{listener: ln, lock: lock}, nil
-}
-
-// listen removes a socket that an earlier server left behind at path, then
-// listens there. These are the C server's socket(), bind() and listen(),
-// through golang.org/x/sys/unix rather than package net: net would link
-// the C library in for its DNS resolver, and every worker would pay for the
-// dynamic loader (PERFORMANCE.md). The socket is close-on-exec, so that no
-// worker inherits it.
-func listen(path string) (*os.File, error) {
-	if err := removeStaleSocket(path); err != nil {
-		return nil, err
-	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("bind %q: %w", path, err)
-	}
-	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen %q: %w", path, err)
-	}
-	// A non-blocking descriptor in an *os.File is watched by the Go
-	// runtime's poller, so acceptConn can wait without holding a thread.
-	return os.NewFile(uintptr(fd), path), nil
-}
-
-// removeStaleSocket removes the socket at path, if there is one and nobody
-// accepts connections there: the lock keeps out only copies that share it.
-// Anything but a socket is refused and left alone: the path may be a typo
-// for a file that matters.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("socket %q: %w", path, err)
-	}
-	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("socket %q: exists and is not a socket (%s); refusing to remove it", path, fileType(fi))
-	}
-	if someoneListens(path) {
-		return fmt.Errorf("socket %q: a server accepts connections there; refusing to remove it", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove stale socket %q: %w", path, err)
-	}
-	return nil
-}
-
-// someoneListens connects to the socket at path: only a refused connection
-// proves it stale. The connect does not wait: a full queue says EAGAIN.
-func someoneListens(path string) bool {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err == nil {
-		defer unix.Close(fd)
-		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
-	}
-	return !errors.Is(err, unix.ECONNREFUSED)
 }
 
 // serve hands every connection to a worker process of its own. Accepting
@@ -173,27 +106,6 @@ func accept(ln *os.File, conns chan<- int, failed chan<- error) {
 	}
 }
 
-// acceptConn waits for a connection on ln and returns its descriptor, as
-// the C server's accept() does. raw.Read calls the function once the
-// runtime's poller says the socket is readable, and again for as long as
-// it returns false: accept4() says EAGAIN when no connection waits after all.
-func acceptConn(ln *os.File) (int, error) {
-	raw, err := ln.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	conn := -1
-	var acceptErr error
-	err = raw.Read(func(fd uintptr) bool {
-		conn, _, acceptErr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
-		return !errors.Is(acceptErr, unix.EAGAIN)
-	})
-	if err != nil {
-		return -1, err
-	}
-	return conn, acceptErr
-}
-
 // isTemporary reports whether an accept error may pass by itself: the
 // process or the system is out of descriptors or memory for a moment, or a
 // client gave up before it was accepted.
@@ -204,70 +116,4 @@ func isTemporary(err error) bool {
 		}
 	}
 	return false
-}
-
-// startWorker re-executes this program as a worker that echoes the
-// connection conn: where the C server forks a child per connection. The
-// worker gets the connection as descriptor 3; the listening socket, like
-// every descriptor this program opens, is close-on-exec and stays behind.
-func startWorker(conn int) error {
-	_, err := reexec(roleWorker, []uintptr{0, 1, 2, uintptr(conn)}, nil)
-	return err
-}
-
-// runWorker echoes the connection on descriptor 3, then closes it.
-func runWorker() int {
-	if err := echo(connFd); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: echo: %v\n", progName, err)
-		return 1
-	}
-	if err := unix.Close(connFd); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: echo: close: %v\n", progName, err)
-		return 1
-	}
-	return 0
-}
-
-// echo sends back every byte it reads from fd until the client has closed
-// its writing side (a read of 0 bytes), with the C server's read()/write()
-// loop on the descriptor itself. Its buffer is memory that every idle
-// worker holds; PERFORMANCE.md weighs its size against io.Copy's.
-func echo(fd int) error {
-	buf := make([]byte, echoBuffer)
-	for {
-		n, err := unix.Read(fd, buf)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case err != nil:
-			return fmt.Errorf("read: %w", err)
-		case n == 0:
-			return nil
-		}
-		if err := writeAll(fd, buf[:n]); err != nil {
-			return err
-		}
-	}
-}
-
-// writeAll writes all of b to fd: a write to a socket may take only part.
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// logError reports a failure of the running server. It writes to standard
-// error, which is /dev/null since recommendation 6: until step 11 sends
-// them to syslog, these messages are lost.
-func logError(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", progName, fmt.Sprintf(format, args...))
 }

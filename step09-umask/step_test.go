@@ -25,7 +25,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/daemontest"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/reaper"
 )
 
@@ -52,10 +55,8 @@ func TestLauncherReturnsWhileServerServes(t *testing.T) {
 func TestServerParentIsNotLauncher(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, launch := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, launch.Pid, st.PPid, "the server's parent must no longer be the launcher (pid %d): the launcher returns and leaves the server to init; %s", launch.Pid, see(1))
-	require.Containsf(t, []int{1, os.Getpid()}, st.PPid, "the server's parent (field 4 of /proc/%d/stat) must be init (1) or the test process (%d), a child subreaper; it is %d; %s", server, os.Getpid(), st.PPid, see(1))
+	server, _ := s.Start()
+	s.RequireHolds(property.Parent, server)
 }
 
 // Test that the launcher names the server's pid and socket in one line.
@@ -82,7 +83,7 @@ func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 	large := make([]byte, 4<<20)
 	rand.Read(large)
 	for name, data := range map[string][]byte{"empty": {}, "every byte value": every, "4 MiB": large} {
-		got, err := daemontest.Echo(s.Socket, data)
+		got, err := launch.Echo(s.Socket, data)
 		require.NoErrorf(t, err, "%s: the echo through %s must end when the server closes, after the client's half-close; %s", name, s.Socket, see(1))
 		require.Truef(t, bytes.Equal(data, got), "%s: the echo must return every byte sent: sent %d bytes, got %d back; %s", name, len(data), len(got), see(1))
 	}
@@ -110,12 +111,31 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	}
 	t.Logf("live children of the server: %v", workers)
 	require.GreaterOrEqualf(t, len(workers), open, "the server %d must have a live child process (a worker) for each of the %d open connections; its live children are %v; %s", server, open, workers, see(1))
-	serverSockets := sockets(t, server)
-	for _, w := range workers {
-		for _, sock := range sockets(t, w) {
-			require.NotContainsf(t, serverSockets, sock, "a worker must not hold the listening socket: worker %d holds %s, which the server %d holds too (ls -l /proc/%d/fd); %s", w, sock, server, w, see(1))
-		}
+	// A worker that fork() made holds a copy of the server's descriptors
+	// until its first lines close them (Go's ForkExec returns only once
+	// the child has executed), and the worker of the test's own probe of
+	// the socket may not have run yet: wait for the workers to settle. One
+	// that still holds the listening socket then never lets it go.
+	serverSockets := make(map[string]bool)
+	for _, sock := range sockets(t, server) {
+		serverSockets[sock] = true
 	}
+	var holding string
+	s.Eventually(func() bool {
+		holding = ""
+		for _, w := range workers {
+			fds, err := proc.Fds(w)
+			if err != nil {
+				continue // the probe's worker has exited
+			}
+			for _, target := range fds {
+				if serverSockets[target] {
+					holding = fmt.Sprintf("worker %d holds %s (ls -l /proc/%d/fd)", w, target, w)
+				}
+			}
+		}
+		return holding == ""
+	}, "a worker must not hold the listening socket: %s, which the server %d holds too; %s", &holding, server, see(1))
 }
 
 // sockets returns the "socket:[INODE]" descriptors that pid holds.
@@ -212,8 +232,8 @@ func TestRejectsBadCommandLines(t *testing.T) {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "-socket %s (%s): the refused start must create nothing there; %s", path, name, see(1))
 	}
-	require.Truef(t, daemontest.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
-	got, err := daemontest.PeerPid(s.Socket)
+	require.Truef(t, launch.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
+	got, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(t, err, "the running server %d must still answer on %s; %s", server, s.Socket, see(1))
 	require.Equalf(t, server, got, "the running server %d must still be the one listening on %s; pid %d listens there; %s", server, s.Socket, got, see(1))
 }
@@ -292,14 +312,9 @@ func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
 	s := daemontest.New(t)
 	cmd := s.Command(s.Flags()...)
 	leaked := s.LeakDescriptor(cmd)
-	t.Logf("the launcher inherits %s as descriptor %d", leaked, daemontest.LeakedFd)
+	t.Logf("the launcher inherits %s as descriptor %d", leaked, launch.LeakedFd)
 	server, _ := s.StartFrom(cmd)
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for _, fd := range proc.SortedFds(fds) {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		require.NotEqualf(t, leaked, fds[fd], "the server must not hold a descriptor the shell left open to the launcher: /proc/%d/fd/%d -> %s, which the launcher got as descriptor %d; %s", server, fd, fds[fd], daemontest.LeakedFd, see(2))
-	}
+	s.RequireHolds(property.InheritedFd, server)
 }
 
 // Test that the server, though started from a shell in a terminal, has no
@@ -309,11 +324,9 @@ func TestServerHasNoControllingTerminal(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	term := s.OpenTerminal()
-	shell := term.Shell(s, s.Flags()...)
+	term.Shell(s, s.Flags()...)
 	server := s.ServerPid()
-	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, started from %s; %s", server, st.TtyNr, term.Name, see(3))
-	require.NotEqualf(t, shell, st.Session, "the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
+	s.RequireHolds(property.NoTerminal, server)
 }
 
 // Test that the server survives when the launcher, the controlling process
@@ -327,11 +340,11 @@ func TestServerSurvivesTerminalHangup(t *testing.T) {
 	term.Control(cmd)
 	server, _ := s.StartFrom(cmd)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the launcher, the controlling process of %s; it is gone (SIGHUP?); %s", server, term.Name, see(3))
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server started from a shell with job control, as in a
@@ -344,13 +357,12 @@ func TestServerLeavesJobControlShellSession(t *testing.T) {
 	term := s.OpenTerminal()
 	shell := jobControlShell(t, s, term)
 	server := s.ServerPid()
-	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "started from a shell with job control (pid %d) on %s, which still holds it, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d, and the server sits in process group %d of session %d: the launcher's job, now in the background, which the shell no longer lists; %s", shell, term.Name, server, st.TtyNr, st.Pgrp, st.Session, see(3))
-	require.NotEqualf(t, shell, st.Session, "started from a shell with job control, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; %s", shell, server, st.Session, see(3))
+	t.Logf("started from bash with job control (pid %d) on %s, which still holds it: a server that kept the terminal would sit in the launcher's job, now in the background, which the shell no longer lists", shell, term.Name)
+	s.RequireHolds(property.NoTerminal, server)
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d must outlive the hangup of %s; it is gone; %s", server, term.Name, see(3))
 }
 
 // jobControlShell runs the program with the sandbox's flags from bash with
@@ -385,6 +397,7 @@ func jobControlShell(t *testing.T, s *daemontest.Sandbox, term *daemontest.Termi
 	require.NoErrorf(t, err, "set-up: bash records $- in %s.flags", status)
 	require.Containsf(t, string(flags), "m", "set-up: bash on %s must have job control on ($- holds m); $- is %q", term.Name, strings.TrimSpace(string(flags)))
 	require.Equalf(t, "0", code, "the program started from bash on %s must exit with status 0; it exited %s", term.Name, code)
+	s.FromShell(cmd.Process.Pid, term)
 	return cmd.Process.Pid
 }
 
@@ -395,10 +408,7 @@ func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	cmd := s.Command(s.Flags()...)
 	cmd.Dir = s.Dir
 	server, _ := s.StartFrom(cmd)
-	cwd, err := proc.Cwd(server)
-	require.NoErrorf(t, err, "read /proc/%d/cwd", server)
-	t.Logf("/proc/%d/cwd -> %s", server, cwd)
-	require.Equalf(t, "/", cwd, "the server must work in /: /proc/%d/cwd -> %s (the launch directory was %s); %s", server, cwd, s.Dir, see(4))
+	s.RequireHolds(property.RootDir, server)
 }
 
 // Test that paths given relative to the launch directory still mean that
@@ -442,9 +452,7 @@ func TestServerLeadsGroupNotSession(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	st := s.Stat(server)
-	require.NotEqualf(t, server, st.Session, "the server must not lead its session (field 6 of /proc/%d/stat must not be %d), or opening a terminal could make it the controlling one; %s", server, server, see(5))
-	require.Equalf(t, server, st.Pgrp, "the server must lead a process group of its own: field 5 (pgrp) of /proc/%d/stat must be %d; it is %d; %s", server, server, st.Pgrp, see(5))
+	s.RequireHolds(property.OwnGroup, server)
 }
 
 // Test that signalling the server's session as a process group, as
@@ -462,7 +470,7 @@ func TestKillingSessionGroupSparesServer(t *testing.T) {
 		t.Logf("kill: %v (no process is left in group %d)", err, sid)
 	}
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
+	require.Truef(t, launch.Alive(server), "kill -TERM -- -%d must not reach the server %d: it is gone; %s", sid, server, see(5))
 }
 
 // Test that the server's standard input, output and error are /dev/null
@@ -471,15 +479,7 @@ func TestStandardFilesAreDevNull(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	fds, err := proc.Fds(server)
-	require.NoErrorf(t, err, "read /proc/%d/fd", server)
-	for fd := 0; fd <= 2; fd++ {
-		t.Logf("/proc/%d/fd/%d -> %s", server, fd, fds[fd])
-		if fd == 2 && fds[fd] == s.Log {
-			continue // from step 11 the server's errors go to its -log file
-		}
-		require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
-	}
+	s.RequireHolds(property.StdFiles, server) // from step 11, 2 may be the -log file
 }
 
 // Test that a caller reading the launcher's output, as out=$(echod) does,
@@ -493,9 +493,9 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	defer r.Close()
 	cmd := s.Command(s.Flags()...)
 	cmd.Stdout, cmd.Stderr = w, w
-	launch := s.Run(cmd)
+	launcher := s.Run(cmd)
 	w.Close()
-	require.Equalf(t, 0, launch.Code, "the launcher must exit with status 0; it exited %d; %s", launch.Code, see(1))
+	require.Equalf(t, 0, launcher.Code, "the launcher must exit with status 0; it exited %d; %s", launcher.Code, see(1))
 
 	eof := make(chan []byte, 1)
 	go func() {
@@ -505,8 +505,8 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 	select {
 	case out := <-eof:
 		t.Logf("the launcher's output, to end-of-file: %q", out)
-	case <-time.After(daemontest.Settle):
-		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", daemontest.Settle, see(6))
+	case <-time.After(launch.Settle):
+		t.Fatalf("a caller reading the launcher's output must get end-of-file when the launcher exits; none came %v after: another process (the server?) holds the pipe's writing end; %s", launch.Settle, see(6))
 	}
 }
 
@@ -517,18 +517,7 @@ func TestServerLocksPidFile(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	var st unix.Stat_t
-	require.NoErrorf(t, unix.Stat(s.PidFile, &st), "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
-	locks, err := proc.Locks()
-	require.NoError(t, err, "read /proc/locks")
-	var holders []int
-	for _, l := range locks {
-		if l.Inode == st.Ino && l.Major == unix.Major(st.Dev) && l.Minor == unix.Minor(st.Dev) && l.Access == "WRITE" {
-			t.Logf("/proc/locks: %s %s pid %d on inode %d", l.Kind, l.Access, l.Pid, l.Inode)
-			holders = append(holders, l.Pid)
-		}
-	}
-	require.Equalf(t, []int{server}, holders, "/proc/locks must show one write lock on the pid file %s (inode %d), taken by the server %d itself; the pids of the write locks on it are %v; %s", s.PidFile, st.Ino, server, holders, see(7))
+	s.RequireHolds(property.Lock, server)
 }
 
 // Test that a second copy started with the same pid file exits non-zero
@@ -565,7 +554,7 @@ func TestConcurrentStartsLeaveOneServer(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	const copies = 8 // more add launches, not interleavings, on a few cores
-	results := make(chan daemontest.Result, copies)
+	results := make(chan launch.Result, copies)
 	errs := make(chan error, copies)
 	for range copies {
 		go func() {
@@ -768,10 +757,7 @@ func TestPidFileHoldsServerPid(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := s.Start()
-	b, err := os.ReadFile(s.PidFile)
-	require.NoErrorf(t, err, "the pid file -pidfile %s must exist; %s", s.PidFile, see(8))
-	t.Logf("cat %s: %q", s.PidFile, b)
-	require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "the pid file %s must hold the server's pid %d and a newline; it holds %q; %s", s.PidFile, server, b, see(8))
+	s.RequireHolds(property.PidFile, server)
 }
 
 // Test that kill $(cat PIDFILE) stops the server (recommendation 8).
@@ -782,7 +768,7 @@ func TestKillByPidFileStopsServer(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `kill $(cat "$0")`, s.PidFile)
 	out, err := reaper.CombinedOutput(cmd)
 	require.NoErrorf(t, err, "kill $(cat %s) must succeed: %s; %s", s.PidFile, out, see(8))
-	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, daemontest.Settle, see(8))
+	require.Truef(t, daemontest.WaitGone(server), "kill $(cat %s) must stop the server %d within %v; it still runs; %s", s.PidFile, server, launch.Settle, see(8))
 }
 
 // Test that start-stop-daemon --stop --pidfile stops the server
@@ -799,7 +785,7 @@ func TestStartStopDaemonStopsServer(t *testing.T) {
 	// soon as it exits, or start-stop-daemon would find its zombie and wait
 	// for it to die, as it would for a server no one reaps.
 	exited := make(chan error, 1)
-	go func() { _, err := reaper.WaitExit(server, daemontest.Settle+5*time.Second); exited <- err }()
+	go func() { _, err := reaper.WaitExit(server, launch.Settle+5*time.Second); exited <- err }()
 	out, err := reaper.CombinedOutput(exec.Command(ssd, "--stop", "--pidfile", s.PidFile, "--retry", "5"))
 	t.Logf("start-stop-daemon --stop --pidfile %s: %s", s.PidFile, out)
 	require.NoErrorf(t, err, "start-stop-daemon --stop --pidfile %s must succeed: %s; %s", s.PidFile, out, see(8))
@@ -816,7 +802,7 @@ func TestStartsAfterKill9(t *testing.T) {
 	s.HoldConnection()
 
 	s.Signal(first, syscall.SIGKILL)
-	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, launch.Settle)
 	second, _ := s.Start()
 	require.NotEqualf(t, first, second, "after kill -9, a new server must listen on %s, not %d; %s", s.Socket, first, see(8))
 	b, err := os.ReadFile(s.PidFile)
@@ -857,10 +843,7 @@ func TestServerUmaskIs027(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server := startUnderUmask000(s)
-	status, err := proc.Status(server)
-	require.NoErrorf(t, err, "read /proc/%d/status", server)
-	t.Logf("/proc/%d/status: Umask: %s", server, status["Umask"])
-	require.Equalf(t, "0027", status["Umask"], "started under umask 000, the server must run with umask 027: /proc/%d/status has Umask: %s; %s", server, status["Umask"], see(9))
+	s.RequireHolds(property.Umask, server)
 }
 
 // Test that no file the server creates under umask 000 is writable by
@@ -906,7 +889,7 @@ func BenchmarkConnection(b *testing.B) {
 	s.Start()
 	msg := []byte("hello\n")
 	for b.Loop() {
-		got, err := daemontest.Echo(s.Socket, msg)
+		got, err := launch.Echo(s.Socket, msg)
 		if err != nil || !bytes.Equal(got, msg) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
@@ -945,7 +928,7 @@ func TestServerLeavesTerminalWhateverItsStdin(t *testing.T) {
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server's standard input is /dev/null open for reading and
@@ -1017,7 +1000,7 @@ func TestLockLastsThroughGarbageCollection(t *testing.T) {
 	first, _ := s.StartFrom(cmd)
 	const connections = 50
 	for i := range connections {
-		_, err := daemontest.Echo(s.Socket, []byte("collect\n"))
+		_, err := launch.Echo(s.Socket, []byte("collect\n"))
 		require.NoErrorf(t, err, "the server %d, run with GOGC=1, must echo connection %d of %d; %s", first, i+1, connections, see(1))
 	}
 	// Another socket: the second copy must be refused by the lock alone.

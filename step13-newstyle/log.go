@@ -3,11 +3,32 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"unicode"
 )
 
-const priorityErr, priorityInfo = 3, 6 // sd-daemon(3): syslog's severities alone
+// A service manager reads a priority as syslog's severity alone, without
+// the facility (sd-daemon(3)): err (3) or info (6).
+const (
+	priorityErr  = 3
+	priorityInfo = 6
+)
 
-var daemonLog = &logger{file: os.Stderr} // the server's logger, and its workers'
+// daemonLog is the server's logger, and its workers'.
+var daemonLog = &logger{file: os.Stderr}
+
+// logError logs a failure of the running server, with priority err, on
+// standard error for the service manager's journal (recommendation 11).
+func logError(format string, args ...any) {
+	daemonLog.send(priorityErr, format, args...)
+}
+
+// logInfo logs what the server does, such as its start and its stop, with
+// priority info, on standard error (recommendation 11).
+func logInfo(format string, args ...any) {
+	daemonLog.send(priorityInfo, format, args...)
+}
 
 // logger writes each message to standard error as one line, prefixed with
 // its priority: "<3>cannot start: ...". This replaces syslog
@@ -26,4 +47,15 @@ type logger struct {
 func (l *logger) send(priority int, format string, args ...any) {
 	text := oneLine(fmt.Sprintf(format, args...))
 	l.file.WriteString(fmt.Sprintf("<%d>%s\n", priority, text))
+}
+
+// oneLine escapes the control characters in s, a newline above all, so
+// that a message stays one line whatever path it quotes: a newline on
+// standard error could start a forged entry in the journal.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	quoted := strconv.Quote(s)
+	return quoted[1 : len(quoted)-1]
 }

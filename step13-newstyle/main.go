@@ -1,5 +1,5 @@
-// Command echod is a Unix-domain echo server that turns itself into a
-// daemon, one of Comer and Stevens' recommendations at a time.
+// Command echod is a Unix-domain echo server that a service manager runs
+// as a daemon: it no longer turns itself into one.
 //
 // This is step 13 of the tutorial, "the new-style daemon": the server runs
 // in the foreground under a service manager, which does what steps 01 to 08

@@ -29,8 +29,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"daemon-steps/internal/daemontest"
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/reaper"
 )
 
@@ -55,7 +57,7 @@ func TestEchoIsBinarySafeOfAnySize(t *testing.T) {
 	large := make([]byte, 4<<20)
 	rand.Read(large)
 	for name, data := range map[string][]byte{"empty": {}, "every byte value": every, "4 MiB": large} {
-		got, err := daemontest.Echo(s.Socket, data)
+		got, err := launch.Echo(s.Socket, data)
 		require.NoErrorf(t, err, "%s: the echo through %s must end when the server closes, after the client's half-close; %s", name, s.Socket, see(1))
 		require.Truef(t, bytes.Equal(data, got), "%s: the echo must return every byte sent: sent %d bytes, got %d back; %s", name, len(data), len(got), see(1))
 	}
@@ -83,12 +85,31 @@ func TestEachConnectionHasWorkerProcess(t *testing.T) {
 	}
 	t.Logf("live children of the server: %v", workers)
 	require.GreaterOrEqualf(t, len(workers), open, "the server %d must have a live child process (a worker) for each of the %d open connections; its live children are %v; %s", server, open, workers, see(1))
-	serverSockets := sockets(t, server)
-	for _, w := range workers {
-		for _, sock := range sockets(t, w) {
-			require.NotContainsf(t, serverSockets, sock, "a worker must not hold the listening socket: worker %d holds %s, which the server %d holds too (ls -l /proc/%d/fd); %s", w, sock, server, w, see(1))
-		}
+	// A worker that fork() made holds a copy of the server's descriptors
+	// until its first lines close them (Go's ForkExec returns only once
+	// the child has executed), and the worker of the test's own probe of
+	// the socket may not have run yet: wait for the workers to settle. One
+	// that still holds the listening socket then never lets it go.
+	serverSockets := make(map[string]bool)
+	for _, sock := range sockets(t, server) {
+		serverSockets[sock] = true
 	}
+	var holding string
+	s.Eventually(func() bool {
+		holding = ""
+		for _, w := range workers {
+			fds, err := proc.Fds(w)
+			if err != nil {
+				continue // the probe's worker has exited
+			}
+			for _, target := range fds {
+				if serverSockets[target] {
+					holding = fmt.Sprintf("worker %d holds %s (ls -l /proc/%d/fd)", w, target, w)
+				}
+			}
+		}
+		return holding == ""
+	}, "a worker must not hold the listening socket: %s, which the server %d holds too; %s", &holding, server, see(1))
 }
 
 // sockets returns the "socket:[INODE]" descriptors that pid holds.
@@ -185,8 +206,8 @@ func TestRejectsBadCommandLines(t *testing.T) {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "-socket %s (%s): the refused start must create nothing there; %s", path, name, see(1))
 	}
-	require.Truef(t, daemontest.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
-	got, err := daemontest.PeerPid(s.Socket)
+	require.Truef(t, launch.Alive(server), "the running server %d must survive the bad command lines; it is gone; %s", server, see(1))
+	got, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(t, err, "the running server %d must still answer on %s; %s", server, s.Socket, see(1))
 	require.Equalf(t, server, got, "the running server %d must still be the one listening on %s; pid %d listens there; %s", server, s.Socket, got, see(1))
 }
@@ -332,10 +353,7 @@ func TestServerUmaskIs027(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server := startUnderUmask000(t, s)
-	status, err := proc.Status(server)
-	require.NoErrorf(t, err, "read /proc/%d/status", server)
-	t.Logf("/proc/%d/status: Umask: %s", server, status["Umask"])
-	require.Equalf(t, "0027", status["Umask"], "started under umask 000, the server must run with umask 027: /proc/%d/status has Umask: %s; %s", server, status["Umask"], see(9))
+	s.RequireHolds(property.Umask, server)
 }
 
 // Test that no file the server creates under umask 000 is writable by
@@ -378,17 +396,8 @@ func TestServerIgnoresExtraneousSignals(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := start(t, s)
-	status, err := proc.Status(server)
-	require.NoErrorf(t, err, "read /proc/%d/status", server)
-	t.Logf("/proc/%d/status: SigIgn: %s", server, status["SigIgn"])
-	signals := []syscall.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE}
-	for _, sig := range signals {
-		ignored, err := proc.SignalIgnored(status["SigIgn"], int(sig))
-		require.NoErrorf(t, err, "read SigIgn: %s of /proc/%d/status", status["SigIgn"], server)
-		require.Truef(t, ignored, "the server must ignore %s (signal %d): bit %d of SigIgn: %s in /proc/%d/status is clear (SigCgt: %s: caught is not ignored); %s",
-			unix.SignalName(sig), int(sig), int(sig)-1, status["SigIgn"], server, status["SigCgt"], see(10))
-	}
-	for _, sig := range signals {
+	s.RequireHolds(property.Signals, server)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE} {
 		s.Signal(server, sig)
 		s.RequireEcho()
 		st := s.Stat(server)
@@ -428,20 +437,6 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
-// zombies returns the children of pid that have exited and not been
-// reaped.
-func zombies(t *testing.T, pid int) []int {
-	kids, err := proc.Children(pid)
-	require.NoErrorf(t, err, "read the children of %d from /proc", pid)
-	var z []int
-	for _, k := range kids {
-		if k.State == 'Z' {
-			z = append(z, k.Pid)
-		}
-	}
-	return z
-}
-
 // Test that 50 connections opened and closed at once leave no zombie child
 // of the server (recommendation 12).
 func TestNoZombiesAfterManyConnections(t *testing.T) {
@@ -460,11 +455,7 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 	}
 	t.Logf("opened and closed %d connections", n)
 	s.RequireEcho() // the server has started a worker for each
-	var left []int
-	s.Eventually(func() bool {
-		left = zombies(t, server)
-		return len(left) == 0
-	}, "after %d connections closed, the server %d must reap every worker; these children are still zombies (state Z in /proc/PID/stat): %v; %s", n, server, &left, see(12))
+	s.EventuallyHolds(property.NoZombies, server)
 }
 
 // Test that on SIGTERM the server ends its workers and reaps them before it
@@ -537,10 +528,10 @@ func TestShutdownEndsWorkerThatIgnoresSigterm(t *testing.T) {
 
 	s.Signal(server, syscall.SIGTERM)
 	deadline := time.Now().Add(shutdownLimit)
-	for daemontest.Alive(server) && time.Now().Before(deadline) {
+	for launch.Alive(server) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if daemontest.Alive(server) {
+	if launch.Alive(server) {
 		st, _ := proc.ReadStat(stubborn)
 		require.Failf(t, "the server hangs in its shutdown", "on SIGTERM the server %d must exit within %v even though its worker %d does not end on SIGTERM; it still runs, and the worker is in state %c: a shutdown that waits for each worker without a time limit hangs for ever; %s",
 			server, shutdownLimit, stubborn, st.State, see(12))
@@ -558,7 +549,7 @@ func BenchmarkConnection(b *testing.B) {
 	start(b, s)
 	msg := []byte("hello\n")
 	for b.Loop() {
-		got, err := daemontest.Echo(s.Socket, msg)
+		got, err := launch.Echo(s.Socket, msg)
 		if err != nil || !bytes.Equal(got, msg) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
@@ -641,8 +632,8 @@ func TestSurvivesProcessLimit(t *testing.T) {
 	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
 	cmd.Path, cmd.Args = prlimit, append([]string{prlimit, "--nproc=40:40", binary}, cmd.Args[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	_, output := launch(t, s, cmd)
-	server := waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	_, output := runProgram(t, s, cmd)
+	server := waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
 	// The log: standard error from step 13, the -log file before it.
 	logged := func() []byte { b, _ := os.ReadFile(s.Log); return append(b, output.String()...) }
 	var held []net.Conn
@@ -655,13 +646,13 @@ func TestSurvivesProcessLimit(t *testing.T) {
 		b := logged()
 		return bytes.Contains(b, []byte("start worker: resource temporarily unavailable")) || bytes.Contains(b, []byte("exited with status 2"))
 	}, "with 40 clients and a limit of 40 processes, the server %d must log that a worker could not start; its log holds %q; %s", server, logged(), see(12))
-	require.Truef(t, daemontest.Alive(server), "the server %d must survive running out of processes; it is gone; its log says why: %q; %s", server, logged(), see(12))
+	require.Truef(t, launch.Alive(server), "the server %d must survive running out of processes; it is gone; its log says why: %q; %s", server, logged(), see(12))
 	for _, conn := range held {
 		conn.Close()
 	}
 	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of the 40 clients must exit once they have gone")
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
+	require.Truef(t, launch.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
 }
 
 // Test that a client going away before it reads its echo is no error: the
@@ -722,15 +713,15 @@ func start(t testing.TB, s *daemontest.Sandbox) (server, started int) {
 // killed and reaped when the test ends, if it is still there.
 func startFrom(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (server, started int) {
 	t.Helper()
-	started, output := launch(t, s, cmd)
-	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	started, output := runProgram(t, s, cmd)
+	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
 	return server, started
 }
 
-// launch starts cmd, with its output in a file in the sandbox unless the
+// runProgram starts cmd, with its output in a file in the sandbox unless the
 // caller has set it, and arranges that it is killed and reaped when the
 // test ends. It returns its pid and a function that reads its output.
-func launch(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (int, *outputFile) {
+func runProgram(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (int, *outputFile) {
 	t.Helper()
 	var output outputFile
 	if cmd.Stdout == nil && cmd.Stderr == nil {
@@ -754,10 +745,10 @@ func launch(t testing.TB, s *daemontest.Sandbox, cmd *exec.Cmd) (int, *outputFil
 func waitServer(t testing.TB, s *daemontest.Sandbox, msg string, args ...any) (server int) {
 	t.Helper()
 	require.Eventuallyf(t, func() bool {
-		pid, err := daemontest.PeerPid(s.Socket)
+		pid, err := peercred.ListenerPid(s.Socket)
 		server = pid
-		return err == nil && daemontest.Alive(pid)
-	}, daemontest.LaunchTimeout, 5*time.Millisecond, msg, args...)
+		return err == nil && launch.Alive(pid)
+	}, launch.LaunchTimeout, 5*time.Millisecond, msg, args...)
 	// The test may wait for the server's exit status (WaitExit). A server
 	// that put itself in the background is no process the test started,
 	// and another test's sweep could reap it first; claim it, as the
@@ -786,8 +777,8 @@ func readFile(path string) string {
 // in a file of the sandbox, which it returns: from step 13, the log.
 func startWithStderr(t *testing.T, s *daemontest.Sandbox) (server int, stderr outputFile) {
 	t.Helper()
-	_, output := launch(t, s, s.Command(s.Flags()...))
-	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	_, output := runProgram(t, s, s.Command(s.Flags()...))
+	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
 	return server, *output
 }
 
@@ -804,7 +795,7 @@ func TestServerStaysInForeground(t *testing.T) {
 	st := s.Stat(server)
 	require.Equalf(t, os.Getpid(), st.PPid, "the server %d must stay the child of the manager that started it (pid %d); /proc/%d/stat names parent %d; %s", server, os.Getpid(), server, st.PPid, see(13))
 	s.RequireEcho()
-	require.Truef(t, daemontest.Alive(started), "the process the manager started (pid %d) must go on running; it has exited; %s", started, see(13))
+	require.Truef(t, launch.Alive(started), "the process the manager started (pid %d) must go on running; it has exited; %s", started, see(13))
 }
 
 // priorityLine is a line of the server's standard error: a priority in
@@ -918,7 +909,7 @@ func (n *notifier) waitFor(t *testing.T, want, what string) {
 			}
 		}
 		return false
-	}, daemontest.Settle, 5*time.Millisecond, "%s: the server must send %q to $NOTIFY_SOCKET; it sent %v; %s", what, want, &got, see(13))
+	}, launch.Settle, 5*time.Millisecond, "%s: the server must send %q to $NOTIFY_SOCKET; it sent %v; %s", what, want, &got, see(13))
 	t.Logf("$NOTIFY_SOCKET got %v", got)
 }
 
@@ -955,8 +946,8 @@ func TestReadyIsSentOnceListening(t *testing.T) {
 
 	cmd := s.Command(s.Flags()...)
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+n.path)
-	_, output := launch(t, s, cmd)
-	waitServer(t, s, "while its READY=1 waits for room in the full queue of $NOTIFY_SOCKET, the server must already listen on %s; nothing answers there within %v: the server says it is ready before it listens (output: %q); %s", s.Socket, daemontest.LaunchTimeout, output, see(13))
+	_, output := runProgram(t, s, cmd)
+	waitServer(t, s, "while its READY=1 waits for room in the full queue of $NOTIFY_SOCKET, the server must already listen on %s; nothing answers there within %v: the server says it is ready before it listens (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
 	n.collect()
 	n.waitFor(t, "READY=1", "once it listens")
 	s.RequireEcho()
@@ -987,7 +978,7 @@ func activate(t *testing.T, s *daemontest.Sandbox, listen []string, args ...stri
 	n.collect()
 	// systemd-socket-activate passes on only the variables named with -E:
 	// the sandbox's marker too, so that the sandbox finds what it starts.
-	marker := harness.MarkerEnv + "=" + s.Dir
+	marker := launch.MarkerEnv + "=" + s.Dir
 	var argv []string
 	for _, l := range append(listen, s.Socket) {
 		argv = append(argv, "-l", l)
@@ -1011,7 +1002,7 @@ func activate(t *testing.T, s *daemontest.Sandbox, listen []string, args ...stri
 	// Wait for listen(), not just bind(): a connection in between is
 	// refused. Connecting to find out would start the server.
 	require.Eventuallyf(t, func() bool { return listening(s.Socket) },
-		daemontest.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must listen on %s (its output: %q)", s.Socket, outputFile(out.Name()))
+		launch.LaunchTimeout, 5*time.Millisecond, "set-up: systemd-socket-activate must listen on %s (its output: %q)", s.Socket, outputFile(out.Name()))
 	var st unix.Stat_t
 	require.NoErrorf(t, unix.Stat(s.Socket, &st), "set-up: stat %s", s.Socket)
 	return &activation{pid: cmd.Process.Pid, inode: st.Ino, notify: n}
@@ -1060,7 +1051,7 @@ func echoWithin(path string, msg []byte, limit time.Duration) ([]byte, error) {
 func requireActivatedEcho(t *testing.T, s *daemontest.Sandbox, a *activation) {
 	t.Helper()
 	msg := []byte("hello, " + t.Name() + "\n")
-	got, err := echoWithin(s.Socket, msg, daemontest.Settle)
+	got, err := echoWithin(s.Socket, msg, launch.Settle)
 	require.NoErrorf(t, err, "the server must serve on the socket the manager passed it as descriptor 3, %s; the echo failed; %s", s.Socket, see(13))
 	require.Equalf(t, string(msg), string(got), "the echo through %s; %s", s.Socket, see(13))
 	var st unix.Stat_t
@@ -1077,7 +1068,7 @@ func TestServesOnSocketFromManager(t *testing.T) {
 	s := daemontest.New(t)
 	a := activate(t, s, nil)
 	requireActivatedEcho(t, s, a)
-	pid, err := daemontest.PeerPid(s.Socket)
+	pid, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(t, err, "connect to %s", s.Socket)
 	require.Equalf(t, a.pid, pid, "the socket %s must be the one the manager's process (pid %d) listens on; pid %d listens there; %s", s.Socket, a.pid, pid, see(13))
 }
@@ -1091,7 +1082,7 @@ func TestStaysManagersChildWhenActivated(t *testing.T) {
 	a := activate(t, s, nil)
 	requireActivatedEcho(t, s, a)
 	s.HoldConnection()
-	require.Truef(t, daemontest.Alive(a.pid), "the process the manager started (pid %d) must go on running as the server; it has exited: the program put itself in the background; %s", a.pid, see(13))
+	require.Truef(t, launch.Alive(a.pid), "the process the manager started (pid %d) must go on running as the server; it has exited: the program put itself in the background; %s", a.pid, see(13))
 	st := s.Stat(a.pid)
 	require.Equalf(t, os.Getpid(), st.PPid, "the server %d must stay the manager's child (pid %d); its parent is %d; %s", a.pid, os.Getpid(), st.PPid, see(13))
 	kids, err := proc.Children(a.pid)
@@ -1126,7 +1117,7 @@ func TestWorkersDoNotInheritManagerVariables(t *testing.T) {
 	a := activate(t, s, nil, "--fdname=echod")
 	requireActivatedEcho(t, s, a)
 	s.HoldConnection()
-	server, err := daemontest.PeerPid(s.Socket)
+	server, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(t, err, "connect to %s", s.Socket)
 	// Wait for the worker of the held connection alone: the worker of the
 	// connection that asked for the server's pid may not have called exec

@@ -6,17 +6,18 @@ import (
 	"path/filepath"
 	"strings"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/property"
 )
 
 // renderStep prints one step in depth: how the tour launched it, its
 // processes, and every property with its evidence.
 func renderStep(w io.Writer, r *Report, row Row, st style) {
-	p := harness.Properties[min(row.Step.N, len(harness.Properties))-1]
+	p := property.Properties[min(row.Step.N, len(property.Properties))-1]
 	fmt.Fprintf(w, "%s (%s)\n", st.paint(fmt.Sprintf("Step %02d, %s", row.Step.N, row.Title()), sgrBold), row.Step.Name)
 	l := row.Launch
 	switch {
-	case row.Step.N <= len(harness.Properties):
+	case row.Step.N <= len(property.Properties):
 		fmt.Fprintf(w, "From this step on, %s.\n", p.Claim)
 	case l != nil && l.NewStyle:
 		fmt.Fprintln(w, "A new-style daemon: the manager does what M marks; umask, signals, reaping stay its job.")
@@ -32,7 +33,7 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	fmt.Fprintln(w)
 	renderLaunch(w, l, st)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, after %d connections opened and closed and 1 held open", harness.Opened), sgrBold))
+	fmt.Fprintln(w, st.paint(fmt.Sprintf("Its processes, after %d connections opened and closed and 1 held open", launch.Opened), sgrBold))
 	if l.NewStyle {
 		fmt.Fprintf(w, "  The tour (pid %d) stands in for the service manager: the server is its child, in the foreground.\n", r.Tour)
 	} else {
@@ -43,7 +44,7 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 	}
 	fmt.Fprintln(w)
 	heading := fmt.Sprintf("The twelve properties of the server, pid %d", l.Server)
-	if row.Step.N <= len(harness.Properties) {
+	if row.Step.N <= len(property.Properties) {
 		heading += fmt.Sprintf(" ([%d] is this step's)", row.Step.N)
 	}
 	fmt.Fprintln(w, st.paint(heading, sgrBold))
@@ -65,15 +66,15 @@ func renderStep(w io.Writer, r *Report, row Row, st style) {
 }
 
 // renderLaunch tells how the tour started the step and what it said.
-func renderLaunch(w io.Writer, l *harness.Launch, st style) {
+func renderLaunch(w io.Writer, l *property.Launch, st style) {
 	if l.NewStyle {
 		renderManagedStart(w, l, st)
 		return
 	}
 	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
 	fmt.Fprintf(w, "  A shell (pid %d) leads a session of its own and controls %s.\n", l.Shell, l.Terminal)
-	fmt.Fprintf(w, "  In %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), harness.LeakedFd)
-	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.FlagArgs, l.Dir), " "), harness.LeakedFd)
+	fmt.Fprintf(w, "  In %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), launch.LeakedFd)
+	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.FlagArgs, l.Dir), " "), launch.LeakedFd)
 	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
 		if line != "" {
 			fmt.Fprintln(w, "  "+line)
@@ -84,7 +85,7 @@ func renderLaunch(w io.Writer, l *harness.Launch, st style) {
 
 // renderManagedStart tells how the tour started a new-style step, as a
 // service manager would, and what the server wrote to standard error.
-func renderManagedStart(w io.Writer, l *harness.Launch, st style) {
+func renderManagedStart(w io.Writer, l *property.Launch, st style) {
 	fmt.Fprintln(w, st.paint("How the tour started it", sgrBold))
 	fmt.Fprintf(w, "  As a service manager would: in %s, in a session of its own, under umask 000:\n", l.Dir)
 	fmt.Fprintf(w, "  $ %s\n", strings.ReplaceAll(l.Manager, l.Dir+"/", ""))
@@ -107,7 +108,7 @@ func relative(args []string, dir string) []string {
 }
 
 // handFlags are flags for trying the step by hand, outside any sandbox.
-func handFlags(l *harness.Launch) string {
+func handFlags(l *property.Launch) string {
 	var flags []string
 	for _, f := range []struct{ name, value string }{
 		{"socket", "/tmp/echod.sock"}, {"pidfile", "/tmp/echod.pid"}, {"log", "/tmp/echod.log"},
@@ -126,7 +127,7 @@ type item struct{ label, column, claim string }
 // classicItems are the twelve properties, numbered.
 func classicItems() []item {
 	var items []item
-	for _, p := range harness.Properties {
+	for _, p := range property.Properties {
 		items = append(items, item{fmt.Sprintf("%2d", p.N), p.Column, p.Claim})
 	}
 	return items
@@ -135,7 +136,7 @@ func classicItems() []item {
 // newStyleItems are the points of daemon(7)'s new-style list, lettered.
 func newStyleItems() []item {
 	var items []item
-	for _, p := range harness.NewStyleProperties {
+	for _, p := range property.NewStyleProperties {
 		items = append(items, item{" " + p.Label, p.Column, p.Claim})
 	}
 	return items
@@ -144,14 +145,14 @@ func newStyleItems() []item {
 // renderChecklist prints each property with its mark, what it observed,
 // the evidence and the command to see it by hand. Property highlight, if
 // any, is in brackets.
-func renderChecklist(w io.Writer, cells [len(harness.Properties)]harness.Cell, highlight int, st style) {
+func renderChecklist(w io.Writer, cells [len(property.Properties)]property.Cell, highlight int, st style) {
 	renderItems(w, classicItems(), cells[:], fmt.Sprintf("%2d", highlight), st)
 }
 
 // renderItems prints a checklist: each item with its mark, what it
 // observed, why it is not shown, the evidence and the command to see it
 // by hand. The item labelled highlight, if any, is in brackets.
-func renderItems(w io.Writer, items []item, cells []harness.Cell, highlight string, st style) {
+func renderItems(w io.Writer, items []item, cells []property.Cell, highlight string, st style) {
 	for k, c := range cells {
 		p := items[k]
 		label := " " + p.label + " "
@@ -160,7 +161,7 @@ func renderItems(w io.Writer, items []item, cells []harness.Cell, highlight stri
 		}
 		fmt.Fprintf(w, "%s %s %s %s\n", st.paint(label, sgrBold), pad(p.column, 9), st.mark(c.Mark), st.paint(c.Value, sgrBold))
 		fmt.Fprintf(w, "       %s\n", st.paint(p.claim, sgrDim))
-		if c.Mark == harness.NotShown && c.Why != c.Value {
+		if c.Mark == property.NotShown && c.Why != c.Value {
 			fmt.Fprintf(w, "       not shown: %s\n", c.Why)
 		}
 		for _, e := range c.Evidence {
@@ -172,24 +173,24 @@ func renderItems(w io.Writer, items []item, cells []harness.Cell, highlight stri
 
 // renderPid prints the checklist of a process the tour did not launch,
 // and, when it looks like a managed service, daemon(7)'s new-style list.
-func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]harness.Cell, st style) {
+func renderPid(w io.Writer, s *property.Subject, cells [len(property.Properties)]property.Cell, st style) {
 	snap := &s.Snap
 	fmt.Fprintf(w, "%s: %s\n", st.paint(fmt.Sprintf("pid %d (%s)", snap.Pid, snap.Stat.Comm), sgrBold), snap.Command())
 	if snap.StatErr == nil {
-		fmt.Fprintln(w, harness.IdsEvidence(snap.Stat)+fmt.Sprintf(", state %c", snap.Stat.State))
+		fmt.Fprintln(w, property.IdsEvidence(snap.Stat)+fmt.Sprintf(", state %c", snap.Stat.State))
 	}
 	fmt.Fprintln(w)
 	renderChecklist(w, cells, 0, st)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, summarize(classicItems(), cells[:], "of the %d recommendations"))
 	fmt.Fprintln(w)
-	managed, why := harness.LooksManaged(s)
+	managed, why := property.LooksManaged(s)
 	if !managed {
 		fmt.Fprintf(w, "Not judged against daemon(7)'s new-style list: nothing says a service manager started it (%s).\n", why)
 		return
 	}
 	fmt.Fprintln(w, st.paint("daemon(7)'s new-style list", sgrBold)+fmt.Sprintf(", as it looks like a managed service: %s", why))
-	newStyle := harness.CheckNewStyle(s)
+	newStyle := property.CheckNewStyle(s)
 	renderItems(w, newStyleItems(), newStyle[:], "", st)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, summarize(newStyleItems(), newStyle[:], "of the %d points of the new-style list"))
@@ -197,16 +198,16 @@ func renderPid(w io.Writer, s *harness.Subject, cells [len(harness.Properties)]h
 
 // summarize counts which items of a checklist a process follows; of says
 // of what, with %d for how many there are.
-func summarize(items []item, cells []harness.Cell, of string) string {
+func summarize(items []item, cells []property.Cell, of string) string {
 	var yes, no, classic, unknown []string
 	for k, c := range cells {
 		n := strings.TrimSpace(items[k].label)
 		switch c.Mark {
-		case harness.Holds:
+		case property.Holds:
 			yes = append(yes, n)
-		case harness.Fails:
+		case property.Fails:
 			no = append(no, n)
-		case harness.Classic:
+		case property.Classic:
 			classic = append(classic, n)
 		default:
 			unknown = append(unknown, n)

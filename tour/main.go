@@ -22,7 +22,8 @@ import (
 	"strings"
 	"syscall"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/property"
 )
 
 func main() {
@@ -123,13 +124,13 @@ func runPid(arg string, stdout, stderr io.Writer, st style) int {
 	if err != nil || pid <= 0 {
 		return complain(stderr, 1, "-pid %q: not a process id", arg)
 	}
-	snap, err := harness.TakeSnapshot(pid)
+	snap, err := launch.TakeSnapshot(pid)
 	if err != nil {
 		return complain(stderr, 1, "-pid %d: no such process", pid)
 	}
-	s := &harness.Subject{Snap: snap}
+	s := &property.Subject{Snap: snap}
 	out := fit(stdout, st)
-	renderPid(out, s, harness.Check(s), st)
+	renderPid(out, s, property.Check(s), st)
 	out.flush()
 	return 0
 }

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/property"
 )
 
 // style decides how output looks: coloured on a terminal, plain otherwise,
@@ -70,28 +70,28 @@ func (st style) paint(s string, codes ...string) string {
 }
 
 // symbol is the one-character mark for m.
-func symbol(m harness.Mark) string {
+func symbol(m property.Mark) string {
 	switch m {
-	case harness.Holds:
+	case property.Holds:
 		return "✓"
-	case harness.Fails:
+	case property.Fails:
 		return "✗"
-	case harness.Classic:
+	case property.Classic:
 		return "≈"
-	case harness.Manager:
+	case property.Manager:
 		return "M"
 	}
 	return "–"
 }
 
 // mark draws the symbol for m in its colour.
-func (st style) mark(m harness.Mark) string {
+func (st style) mark(m property.Mark) string {
 	switch m {
-	case harness.Holds:
+	case property.Holds:
 		return st.paint(symbol(m), sgrGreen)
-	case harness.Fails:
+	case property.Fails:
 		return st.paint(symbol(m), sgrRed)
-	case harness.Classic, harness.Manager:
+	case property.Classic, property.Manager:
 		return st.paint(symbol(m), sgrCyan)
 	}
 	return st.paint(symbol(m), sgrDim)

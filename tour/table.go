@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/property"
 )
 
 // renderTable prints the report as a table, a row per step and a column per
@@ -30,8 +31,8 @@ func renderTable(w io.Writer, r *Report, st style) {
 // columnWidths returns how wide the wide table's label column is and each
 // property's column, without the brackets around a cell.
 func columnWidths(r *Report) (labelWidth int, widths []int) {
-	widths = make([]int, len(harness.Properties))
-	for k, p := range harness.Properties {
+	widths = make([]int, len(property.Properties))
+	for k, p := range property.Properties {
 		widths[k] = width(fmt.Sprintf("%d %s", p.N, p.Column))
 	}
 	labelWidth = width("step")
@@ -50,7 +51,7 @@ func columnWidths(r *Report) (labelWidth int, widths []int) {
 // renderWideTable prints a row per step and a column per property.
 func renderWideTable(w io.Writer, r *Report, labelWidth int, widths []int, st style) {
 	line := pad("step", labelWidth)
-	for k, p := range harness.Properties {
+	for k, p := range property.Properties {
 		line += " " + pad(fmt.Sprintf(" %d %s", p.N, p.Column), widths[k]+2)
 	}
 	fmt.Fprintln(w, st.paint(strings.TrimRight(line, " "), sgrBold))
@@ -76,7 +77,7 @@ func renderNarrowTable(w io.Writer, r *Report, st style) {
 		values = "→ its step"
 	}
 	fmt.Fprintln(w, st.paint(head+" "+values, sgrBold))
-	for k, p := range harness.Properties {
+	for k, p := range property.Properties {
 		line := pad(fmt.Sprintf("%2d %s", p.N, p.Column), labelWidth)
 		for _, row := range r.Rows {
 			if k+1 == row.Step.N {
@@ -129,7 +130,7 @@ func rowLabel(row Row) string {
 }
 
 // cellText is a cell as the table shows it, without colour: "ppid 1 ✓".
-func cellText(c harness.Cell) string {
+func cellText(c property.Cell) string {
 	return c.Value + " " + symbol(c.Mark)
 }
 
@@ -160,15 +161,15 @@ func renderRow(row Row, labelWidth int, widths []int, st style) string {
 // what it could not show and what went wrong.
 func renderLegend(w io.Writer, r *Report, st style) {
 	fmt.Fprintln(w, "[ ] the step that brings the property in. ✓ holds, ✗ does not, – not shown.")
-	if r.hasMark(harness.Classic) {
+	if r.hasMark(property.Classic) {
 		fmt.Fprintln(w, "≈  as the classic fork-setsid-fork recipe leaves it; this tutorial asks more.")
 	}
-	if r.hasMark(harness.Manager) {
+	if r.hasMark(property.Manager) {
 		fmt.Fprintln(w, "M  done by the service manager: a new-style daemon no longer does it itself.")
 	}
 	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so orphans come to it, not init.\n", r.Tour)
 	fmt.Fprintln(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000,")
-	fmt.Fprintf(w, "with a file open as descriptor %d. The tour opened and closed %d connections,\n", harness.LeakedFd, harness.Opened)
+	fmt.Fprintf(w, "with a file open as descriptor %d. The tour opened and closed %d connections,\n", launch.LeakedFd, launch.Opened)
 	fmt.Fprintln(w, "held one more open, started a second copy (from step 07), hung up the")
 	fmt.Fprintln(w, "terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
 	if r.hasNewStyle() {
@@ -181,8 +182,8 @@ func renderLegend(w io.Writer, r *Report, st style) {
 			continue
 		}
 		for k, c := range row.Cells {
-			if c.Mark == harness.NotShown {
-				notes = append(notes, fmt.Sprintf("%s, %d %s: not shown: %s", rowLabel(row), k+1, harness.Properties[k].Column, c.Why))
+			if c.Mark == property.NotShown {
+				notes = append(notes, fmt.Sprintf("%s, %d %s: not shown: %s", rowLabel(row), k+1, property.Properties[k].Column, c.Why))
 			}
 		}
 		if row.Launch != nil {
@@ -208,7 +209,7 @@ func (r *Report) hasNewStyle() bool {
 }
 
 // hasMark reports whether any cell of the report has mark m.
-func (r *Report) hasMark(m harness.Mark) bool {
+func (r *Report) hasMark(m property.Mark) bool {
 	for _, row := range r.Rows {
 		for _, c := range row.Cells {
 			if c.Mark == m {

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/build"
+	"daemon-steps/internal/launch"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/reaper"
 	"daemon-steps/internal/steps"
 )
@@ -35,11 +37,11 @@ type Report struct {
 // Row is what the tour found of one step.
 type Row struct {
 	Step   steps.Step
-	Err    error                                 // why the step could not be built or launched; its cells are then not shown
-	Skip   string                                // why the step was not toured here, though nothing failed (no systemd-socket-activate)
-	Cells  [len(harness.Properties)]harness.Cell // column k: property k
-	Launch *harness.Launch                       // what the launch did and saw; nil if it never started
-	Snap   *harness.Snapshot                     // /proc of the server
+	Err    error                                   // why the step could not be built or launched; its cells are then not shown
+	Skip   string                                  // why the step was not toured here, though nothing failed (no systemd-socket-activate)
+	Cells  [len(property.Properties)]property.Cell // column k: property k
+	Launch *property.Launch                        // what the launch did and saw; nil if it never started
+	Snap   *launch.Snapshot                        // /proc of the server
 }
 
 // Title is the step's name without its number: "background".
@@ -57,6 +59,7 @@ func Tour(ctx context.Context, opt Options) (*Report, error) {
 	if err := reaper.BecomeSubreaper(); err != nil {
 		return nil, err
 	}
+	launch.ResetInheritedSignals()
 	list, err := chooseSteps(opt)
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ func Tour(ctx context.Context, opt Options) (*Report, error) {
 	}
 	defer os.RemoveAll(runDir)
 
-	binaries, buildErrs := build(ctx, list, runDir)
+	binaries, buildErrs := buildSteps(ctx, list, runDir)
 	rows := make([]Row, len(list))
 	var wg sync.WaitGroup
 	for i, step := range list {
@@ -77,7 +80,7 @@ func Tour(ctx context.Context, opt Options) (*Report, error) {
 	wg.Wait()
 	// Each step has stopped its own; this catches what a step that failed
 	// half-way may have left, and orphans that came to the tour late.
-	leftErr := reaper.KillMarked(harness.MarkerEnv+"="+runDir+"/", harness.CleanupTimeout)
+	leftErr := reaper.KillMarked(launch.MarkerEnv+"="+runDir+"/", launch.CleanupTimeout)
 	reaper.Sweep()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -128,7 +131,7 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	fail := func(err error) Row {
 		row.Err = err
 		for i := range row.Cells {
-			row.Cells[i] = harness.Unshown(err.Error())
+			row.Cells[i] = property.Unshown(err.Error())
 		}
 		return row
 	}
@@ -144,15 +147,15 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	if err := os.Rename(built, binary); err != nil {
 		return fail(err)
 	}
-	sb, err := harness.Prepare(ctx, step, dir, binary)
+	sb, err := launch.Prepare(ctx, step, dir, binary)
 	if err != nil {
 		return fail(err)
 	}
-	row.Launch = sb.Launch
+	row.Launch = &property.Launch{Setup: &sb.Setup, Seen: &sb.Seen}
 	defer sb.Stop()
 	if err := sb.Start(ctx); err != nil {
 		sb.Stop()
-		if errors.Is(err, harness.ErrNoManager) {
+		if errors.Is(err, launch.ErrNoManager) {
 			row = fail(err)
 			row.Err, row.Skip = nil, err.Error()
 			return row
@@ -173,14 +176,14 @@ func tourStep(ctx context.Context, step steps.Step, dir, built string, buildErr 
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
-	row.Cells = harness.Check(&harness.Subject{Snap: snap, Launch: sb.Launch})
+	row.Cells = property.Check(&property.Subject{Snap: snap, Launch: row.Launch})
 	return row
 }
 
-// build compiles the steps into dir, at most buildSlots at a time. A step
+// buildSteps compiles the steps into dir, at most buildSlots at a time. A step
 // that does not compile has an error, the others a binary; a step built
-// before, unchanged, comes from the cache (harness.BuildStep).
-func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int]string, errs map[int]error) {
+// before, unchanged, comes from the cache (build.Step).
+func buildSteps(ctx context.Context, list []steps.Step, dir string) (binaries map[int]string, errs map[int]error) {
 	binaries, errs = make(map[int]string), make(map[int]error)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -194,7 +197,7 @@ func build(ctx context.Context, list []steps.Step, dir string) (binaries map[int
 			binary := filepath.Join(dir, s.Name)
 			// Marked, so that a compiler left running by an interrupted
 			// build is stopped with the rest.
-			err := harness.BuildStep(ctx, s.Dir, binary, harness.MarkerEnv+"="+dir+"/build")
+			err := build.Step(ctx, s.Dir, binary, launch.MarkerEnv+"="+dir+"/build")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

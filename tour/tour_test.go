@@ -17,8 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/pty"
 	"daemon-steps/internal/reaper"
 )
@@ -87,22 +88,22 @@ func TestMarksFollowPropertiesMatrix(t *testing.T) {
 	for _, row := range r.Rows {
 		require.NoError(t, row.Err, "step %s", row.Step.Name)
 		for k, c := range row.Cells {
-			want := harness.Fails
+			want := property.Fails
 			if k+1 <= row.Step.N {
-				want = harness.Holds
+				want = property.Holds
 			}
 			// A new-style step: the manager does what it does, marked M.
-			if row.Launch.NewStyle && harness.Properties[k].ByManager != "" {
-				want = harness.Manager
+			if row.Launch.NewStyle && property.Properties[k].ByManager != "" {
+				want = property.Manager
 			}
 			// On a kernel before 4.7, /proc/PID/status has no Umask line:
 			// the only cell the tour may leave unshown.
-			if c.Mark == harness.NotShown && c.Why == harness.WhyNoUmask {
+			if c.Mark == property.NotShown && c.Why == property.WhyNoUmask {
 				t.Logf("%s, property %d: not shown: %s", row.Step.Name, k+1, c.Why)
 				continue
 			}
 			require.Equal(t, symbol(want), symbol(c.Mark), "%s, property %d (%s): %q; evidence: %q",
-				row.Step.Name, k+1, harness.Properties[k].Column, c.Value, c.Evidence)
+				row.Step.Name, k+1, property.Properties[k].Column, c.Value, c.Evidence)
 		}
 	}
 }
@@ -141,7 +142,7 @@ func TestTableBracketsDiagonal(t *testing.T) {
 	for i, row := range r.Rows {
 		line := lines[1+i]
 		require.True(t, strings.HasPrefix(line, rowLabel(row)), line)
-		if row.Step.N > len(harness.Properties) { // after the twelve: no property of its own
+		if row.Step.N > len(property.Properties) { // after the twelve: no property of its own
 			require.Equal(t, 0, strings.Count(line, "["), "no bracketed cell: %q", line)
 			continue
 		}
@@ -192,7 +193,7 @@ func TestStepViewDrawsTreeAndEvidence(t *testing.T) {
 		}
 		require.Contains(t, view, "the server")
 		require.Contains(t, view, fmt.Sprintf("/proc/%d/stat: ", row.Launch.Server))
-		if row.Step.N <= len(harness.Properties) {
+		if row.Step.N <= len(property.Properties) {
 			require.Contains(t, view, fmt.Sprintf("[%2d]", row.Step.N))
 		}
 		require.Contains(t, view, "$ ps -o pid,ppid,pgid,sid,tty,stat,cmd -p ")
@@ -229,7 +230,7 @@ func startSleep(t *testing.T, setsid bool) int {
 	require.Eventually(t, func() bool {
 		st, err := proc.ReadStat(cmd.Process.Pid)
 		return err == nil && st.Comm == "sleep"
-	}, harness.Settle, harness.Poll)
+	}, launch.Settle, launch.Poll)
 	return cmd.Process.Pid
 }
 
@@ -240,27 +241,27 @@ func startSleep(t *testing.T, setsid bool) int {
 func TestPidChecksProcessFromProc(t *testing.T) {
 	for _, setsid := range []bool{true, false} {
 		pid := startSleep(t, setsid)
-		snap, err := harness.TakeSnapshot(pid)
+		snap, err := launch.TakeSnapshot(pid)
 		require.NoError(t, err)
-		cells := harness.Check(&harness.Subject{Snap: snap})
+		cells := property.Check(&property.Subject{Snap: snap})
 		for k, c := range cells {
-			t.Logf("setsid %v: %d %s: %s %s %s", setsid, k+1, harness.Properties[k].Column, symbol(c.Mark), c.Value, c.Why)
+			t.Logf("setsid %v: %d %s: %s %s %s", setsid, k+1, property.Properties[k].Column, symbol(c.Mark), c.Value, c.Why)
 		}
 		terminal, group := cells[2], cells[4]
 		if setsid {
-			require.Equal(t, harness.Holds, terminal.Mark, "new session, no controlling terminal: %q", terminal.Evidence)
+			require.Equal(t, property.Holds, terminal.Mark, "new session, no controlling terminal: %q", terminal.Evidence)
 			require.Equal(t, "no tty", terminal.Value)
-			require.Equal(t, harness.Fails, group.Mark, "it leads its session")
+			require.Equal(t, property.Fails, group.Mark, "it leads its session")
 			require.Equal(t, "leads session", group.Value)
 		} else {
-			require.Equal(t, harness.Fails, terminal.Mark, "in its parent's session: %q", terminal.Evidence)
+			require.Equal(t, property.Fails, terminal.Mark, "in its parent's session: %q", terminal.Evidence)
 		}
 		for _, k := range []int{2, 11} {
-			require.Equal(t, harness.NotShown, cells[k-1].Mark, "property %d", k)
-			require.Equal(t, harness.WhyNeedsLaunch, cells[k-1].Why, "property %d", k)
+			require.Equal(t, property.NotShown, cells[k-1].Mark, "property %d", k)
+			require.Equal(t, property.WhyNeedsLaunch, cells[k-1].Why, "property %d", k)
 		}
-		require.Equal(t, harness.Fails, cells[0].Mark, "its parent is the test, not init: %q", cells[0].Value)
-		require.Equal(t, harness.Holds, cells[11].Mark, "sleep has no children, so no zombies")
+		require.Equal(t, property.Fails, cells[0].Mark, "its parent is the test, not init: %q", cells[0].Value)
+		require.Equal(t, property.Holds, cells[11].Mark, "sleep has no children, so no zombies")
 	}
 }
 
@@ -272,7 +273,7 @@ func TestPidPrintsChecklist(t *testing.T) {
 	t.Logf("\n%s", stdout.String())
 	require.Equal(t, 0, code, stderr.String())
 	require.Empty(t, stderr.String())
-	for _, p := range harness.Properties {
+	for _, p := range property.Properties {
 		require.Contains(t, stdout.String(), fmt.Sprintf("%2d  %s", p.N, p.Column))
 	}
 	require.Contains(t, stdout.String(), "needs a launch")
@@ -309,7 +310,7 @@ func TestPidJudgesManagedServiceAgainstNewStyleList(t *testing.T) {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	defer r.Close()
-	cmd, err := harness.StartActivated(t.Context(), filepath.Join(dir, "s.sock"), filepath.Join(dir, "notify.sock"), w, "sleep", "60")
+	cmd, err := launch.StartActivated(t.Context(), filepath.Join(dir, "s.sock"), filepath.Join(dir, "notify.sock"), w, "sleep", "60")
 	w.Close()
 	require.NoError(t, err)
 	defer func() {
@@ -319,10 +320,10 @@ func TestPidJudgesManagedServiceAgainstNewStyleList(t *testing.T) {
 	out = run(cmd.Process.Pid)
 	t.Logf("\n%s", out)
 	require.Containsf(t, out, "daemon(7)'s new-style list, as it looks like a managed service", "pid %d under systemd-socket-activate", cmd.Process.Pid)
-	for _, p := range harness.NewStyleProperties {
+	for _, p := range property.NewStyleProperties {
 		require.Containsf(t, out, fmt.Sprintf(" %s  %s ✓", p.Label, pad(p.Column, 9)), "point %s (%s: %s) holds", p.Label, p.Column, p.Claim)
 	}
-	require.Contains(t, out, fmt.Sprintf("Follows 6 of the %d points of the new-style list", len(harness.NewStyleProperties)))
+	require.Contains(t, out, fmt.Sprintf("Follows 6 of the %d points of the new-style list", len(property.NewStyleProperties)))
 }
 
 // Test that -pid 1, where its descriptors' links are denied (a container
@@ -403,17 +404,17 @@ func TestInterruptStopsEverything(t *testing.T) {
 			}
 		}
 		return false
-	}, 30*time.Second, harness.Poll, "a server starts")
+	}, 30*time.Second, launch.Poll, "a server starts")
 	t.Logf("kill -INT %d", tour)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	select {
 	case <-waited:
-	case <-time.After(2 * harness.CleanupTimeout):
+	case <-time.After(2 * launch.CleanupTimeout):
 		cmd.Process.Kill()
 		<-waited
-		t.Fatalf("the tour did not exit within %v of Ctrl-C", 2*harness.CleanupTimeout)
+		t.Fatalf("the tour did not exit within %v of Ctrl-C", 2*launch.CleanupTimeout)
 	}
 	t.Logf("status %d; stderr %q", cmd.ProcessState.ExitCode(), stderr.String())
 	require.Equal(t, 130, cmd.ProcessState.ExitCode())
@@ -439,7 +440,7 @@ func TestOutputFitsTerminalWidth(t *testing.T) {
 		for _, line := range lines {
 			require.LessOrEqualf(t, width(line), cols, "a line of the table at COLUMNS=%d: %q", cols, line)
 		}
-		for k, p := range harness.Properties {
+		for k, p := range property.Properties {
 			line := lines[1+k]
 			require.Truef(t, strings.HasPrefix(line, fmt.Sprintf("%2d %s", p.N, p.Column)), "row %d of the transposed table is property %d: %q", 1+k, p.N, line)
 			require.Equalf(t, 1, strings.Count(line, "["), "one bracketed cell in %q", line)

@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"daemon-steps/internal/harness"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 )
 
 // treeProc is one process in the drawing of a step's processes, live or
@@ -21,7 +21,7 @@ type treeProc struct {
 
 // treeProcs lists the processes of a launch, with the gone ones restored
 // from what the tour knows of them.
-func treeProcs(l *harness.Launch, server proc.Stat) []treeProc {
+func treeProcs(l *property.Launch, server proc.Stat) []treeProc {
 	var procs []treeProc
 	present := make(map[int]bool)
 	for _, st := range l.Tree {
@@ -47,7 +47,7 @@ func treeProcs(l *harness.Launch, server proc.Stat) []treeProc {
 }
 
 // role says what a live process of the sandbox is.
-func role(l *harness.Launch, st proc.Stat) string {
+func role(l *property.Launch, st proc.Stat) string {
 	switch {
 	case st.Pid == l.Shell:
 		return fmt.Sprintf("the shell: controlling process of %s", strings.TrimPrefix(l.Terminal, "/dev/"))
@@ -65,7 +65,7 @@ func role(l *harness.Launch, st proc.Stat) string {
 
 // drawTree draws the processes as nested boxes: sessions, in them process
 // groups, in those the processes, in at most limit columns (0: no limit).
-func drawTree(l *harness.Launch, server proc.Stat, limit int) []string {
+func drawTree(l *property.Launch, server proc.Stat, limit int) []string {
 	procs := treeProcs(l, server)
 	sessions := make(map[int]map[int][]treeProc)
 	for _, p := range procs {
@@ -98,7 +98,7 @@ func drawTree(l *harness.Launch, server proc.Stat, limit int) []string {
 
 // sessionTitle names a session and its controlling terminal, read from the
 // tty_nr of its live members.
-func sessionTitle(l *harness.Launch, sid int) string {
+func sessionTitle(l *property.Launch, sid int) string {
 	for _, st := range l.Tree {
 		if st.Session == sid && st.TtyNr != 0 {
 			return fmt.Sprintf("session %d · controlling terminal %s", sid, proc.TtyName(st.TtyNr))

@@ -9,13 +9,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"daemon-steps/internal/syslogsink"
 )
 
 func main() {
@@ -30,26 +30,15 @@ func main() {
 }
 
 func run(path string) error {
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	// The repository's one stand-in syslog daemon, printing each datagram
+	// as it comes.
+	sink, err := syslogsink.ListenEach(path, func(msg string) { fmt.Println(msg) })
 	if err != nil {
 		return err
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		<-stop
-		conn.Close() // ends the loop below; the socket file goes with it
-	}()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := conn.Read(buf)
-		if errors.Is(err, net.ErrClosed) {
-			os.Remove(path)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Println(strings.TrimRight(string(buf[:n]), "\n"))
-	}
+	<-stop
+	sink.Close()
+	return os.Remove(path)
 }

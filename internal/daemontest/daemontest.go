@@ -1,6 +1,8 @@
-// Package daemontest is the machinery the step tests share: it builds the
-// program under test, launches it as a shell would, finds the server,
-// reads /proc, and makes sure that no test leaves a process behind.
+// Package daemontest is the testify layer of the step tests: it gets the
+// program under test (built from the test's directory, or given from
+// outside), launches it in a sandbox through internal/launch, requires the
+// properties of internal/property to hold, and makes sure that no test
+// leaves a process behind.
 //
 // Each test gets a Sandbox: a short temporary directory holding its own
 // socket, pid file and log, so tests run in parallel and never touch the
@@ -19,37 +21,27 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"daemon-steps/internal/harness"
+	"daemon-steps/internal/build"
+	"daemon-steps/internal/launch"
 	"daemon-steps/internal/peercred"
 	"daemon-steps/internal/proc"
+	"daemon-steps/internal/property"
 	"daemon-steps/internal/pty"
 	"daemon-steps/internal/reaper"
-)
-
-// Time limits, those of internal/harness: they bound waits that normally
-// end in milliseconds, so that a broken program fails its test instead of
-// hanging it.
-const (
-	// LaunchTimeout is how long a launcher may take to return
-	// (PROPERTIES.md: "returns to the shell within 2 s").
-	LaunchTimeout = harness.LaunchTimeout
-	// Settle bounds waiting for something the kernel or the server does on
-	// its own: a parent gone, a signal handled, a zombie reaped.
-	Settle = harness.Settle
-	poll   = harness.Poll
+	"daemon-steps/internal/syslogsink"
 )
 
 // Binary is the program under test, built by Main.
@@ -72,7 +64,10 @@ func RunTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
-	if err := dropInherited(); err != nil {
+	// The tests judge the signals a server ignores itself, not those the
+	// shell that ran go test ignored (nohup).
+	launch.ResetInheritedSignals()
+	if err := markInheritedCloseOnExec(); err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
@@ -87,7 +82,7 @@ func RunTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
-	if flags, err = harness.ProgramFlags(context.Background(), Binary, os.Environ()); err != nil {
+	if flags, err = launch.ProgramFlags(context.Background(), Binary, os.Environ()); err != nil {
 		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
 		return 1
 	}
@@ -102,22 +97,12 @@ func RunTests(m *testing.M) int {
 	return code
 }
 
-// dropInherited keeps what the test process inherited from reaching the
-// launchers it starts, so that no test passes or fails for how it was run.
-// A signal ignored at exec stays ignored in the new program: under nohup
-// every launcher would start with SIGHUP ignored, and a server that does
-// not ignore it would pass the tests of recommendations 3 and 10 (a
-// shell's background job ignores SIGINT the same way). The Go runtime
-// keeps an inherited SIG_IGN for these two only, and a handled signal is
-// reset to its default by exec: so the test process handles them, and
-// drops what arrives. Descriptors left open to the test process, without
-// close-on-exec, are marked close-on-exec, as no launcher must get them.
-func dropInherited() error {
-	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT} {
-		if signal.Ignored(sig) {
-			signal.Notify(make(chan os.Signal, 1), sig)
-		}
-	}
+// markInheritedCloseOnExec keeps the descriptors the test process
+// inherited from reaching the launchers it starts, so that no test passes
+// or fails for how it was run: a descriptor left open to go test without
+// close-on-exec would be one more inherited descriptor in every launcher.
+// (Inherited signal dispositions are launch.ResetInheritedSignals' job.)
+func markInheritedCloseOnExec() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
@@ -152,11 +137,11 @@ func programUnderTest(dir string) (string, error) {
 		return path, nil
 	}
 	var err error
-	if sources, err = harness.BuildInputs("."); err != nil {
+	if sources, err = build.Inputs("."); err != nil {
 		return "", err
 	}
 	binary := filepath.Join(dir, "echod")
-	if err := harness.BuildStep(context.Background(), ".", binary); err != nil {
+	if err := build.Step(context.Background(), ".", binary); err != nil {
 		return "", err
 	}
 	return binary, nil
@@ -173,7 +158,7 @@ func RequireGoProgram(t testing.TB, why string) {
 }
 
 // sources lists the files that go build reads to make Binary
-// (harness.BuildInputs): the program's own .go files, go.mod and go.sum.
+// (build.Inputs): the program's own .go files, go.mod and go.sum.
 //
 // Go's test cache reuses a result while the test binary, its environment
 // and the files the test process opened are unchanged, and the program is
@@ -201,7 +186,7 @@ func readSources() {
 // a leftover, since a live test's daemons are its own children; it is
 // killed with its descendants.
 func killLeftovers() {
-	for pid := range reaper.MarkedOrphans(harness.MarkerEnv + "=") {
+	for pid := range reaper.MarkedOrphans(launch.MarkerEnv + "=") {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 }
@@ -230,10 +215,13 @@ type Sandbox struct {
 	t testing.TB
 	// Dir, a short temporary directory, and in it Socket, PidFile, Log,
 	// and Syslog, where nothing listens unless a test binds it.
-	harness.Paths
-	leaked string              // the file LeakDescriptor left open, if any
-	syslog *harness.SyslogSink // the stand-in syslog daemon, if bound
-	server int                 // the server ServerPid last found, if any
+	launch.Paths
+	leaked   string           // the file LeakDescriptor left open, if any
+	syslog   *syslogsink.Sink // the stand-in syslog daemon, if bound
+	server   int              // the server ServerPid last found, if any
+	termName string           // the terminal of shell
+	launch   launch.Result    // the launcher that Start or StartFrom ran last
+	shell    int              // the shell it ran from, if a terminal's (FromShell)
 }
 
 // New creates a sandbox for t and arranges that, when t ends, every process
@@ -247,7 +235,7 @@ func New(t testing.TB) *Sandbox {
 	readSourcesOnce.Do(readSources)
 	dir, err := os.MkdirTemp("", "ds")
 	require.NoError(t, err, "set-up: a temporary directory")
-	s := &Sandbox{t: t, Paths: harness.NewPaths(dir)}
+	s := &Sandbox{t: t, Paths: launch.NewPaths(dir)}
 	t.Cleanup(func() {
 		s.killAll()
 		os.RemoveAll(dir)
@@ -265,54 +253,49 @@ func (s *Sandbox) Flags() []string { return s.Args(flags) }
 // that a server holding them cannot keep the test waiting.
 func (s *Sandbox) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(Binary, args...)
-	cmd.Env = harness.MarkedEnv(s.Dir)
+	cmd.Env = launch.MarkedEnv(s.Dir)
 	return cmd
 }
-
-// Result is how a launcher ended: its pid, exit status and output.
-type Result = harness.Result
 
 // Run runs cmd to its end, capturing its output in files unless the caller
 // has set Stdout and Stderr, and fails the test if it does not exit within
 // LaunchTimeout.
-func (s *Sandbox) Run(cmd *exec.Cmd) Result {
+func (s *Sandbox) Run(cmd *exec.Cmd) launch.Result {
 	s.t.Helper()
 	r, err := s.Launch(cmd)
-	require.NoErrorf(s.t, err, "launch %s: the launcher must return within %v", strings.Join(cmd.Args, " "), LaunchTimeout)
+	require.NoErrorf(s.t, err, "launch %s: the launcher must return within %v", strings.Join(cmd.Args, " "), launch.LaunchTimeout)
 	s.t.Logf("launcher %d: %s; exit status %d; stdout %q; stderr %q", r.Pid, strings.Join(cmd.Args, " "), r.Code, r.Stdout, r.Stderr)
 	return r
 }
 
 // Launch is Run without failing the test, for use from goroutines: it
 // returns an error where Run would fail the test.
-func (s *Sandbox) Launch(cmd *exec.Cmd) (Result, error) {
-	return harness.RunLauncher(context.Background(), cmd, s.Dir)
+func (s *Sandbox) Launch(cmd *exec.Cmd) (launch.Result, error) {
+	return launch.RunLauncher(context.Background(), cmd, s.Dir)
 }
 
 // Start launches the program with the sandbox's flags and args, requires
 // the launcher to exit with status 0, and returns the pid of the server
 // that listens on the sandbox's socket.
-func (s *Sandbox) Start(args ...string) (server int, launch Result) {
+func (s *Sandbox) Start(args ...string) (server int, launch launch.Result) {
 	s.t.Helper()
-	launch = s.Run(s.Command(append(s.Flags(), args...)...))
-	requireStarted(s.t, launch)
-	server = s.ServerPid()
-	return server, launch
+	return s.StartFrom(s.Command(append(s.Flags(), args...)...))
 }
 
 // StartFrom is Start with cmd prepared by the caller (from Command, with
 // the sandbox's Flags among its arguments).
-func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch Result) {
+func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch launch.Result) {
 	s.t.Helper()
 	launch = s.Run(cmd)
 	requireStarted(s.t, launch)
+	s.launch = launch
 	server = s.ServerPid()
 	return server, launch
 }
 
 // requireStarted requires a launcher to have reported a server's start:
 // exit status 0 (PROPERTIES.md, "The program").
-func requireStarted(t testing.TB, launch Result) {
+func requireStarted(t testing.TB, launch launch.Result) {
 	t.Helper()
 	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (the message names what failed: see the README of the step that brings it in, and step 01's README.md, \"What the test checks\", for the launcher)",
 		launch.Pid, launch.Code, strings.TrimSpace(launch.Stderr))
@@ -322,7 +305,7 @@ func requireStarted(t testing.TB, launch Result) {
 // process that listens there.
 func (s *Sandbox) ServerPid() int {
 	s.t.Helper()
-	pid, err := PeerPid(s.Socket)
+	pid, err := peercred.ListenerPid(s.Socket)
 	require.NoErrorf(s.t, err, "once the launcher has returned, a server must listen on -socket %s (the test asks the listener's pid with SO_PEERCRED); %s", s.Socket, noListener(err))
 	s.t.Logf("server: pid %d listens on %s", pid, s.Socket)
 	s.server = pid
@@ -334,21 +317,11 @@ func (s *Sandbox) ServerPid() int {
 	return pid
 }
 
-// PeerPid returns the pid of the process that listens on the Unix socket at
-// path. The kernel records the credentials of the process that called
-// listen(), and a client reads them with SO_PEERCRED.
-func PeerPid(path string) (int, error) { return peercred.ListenerPid(path) }
-
-// Echo sends data to the server at socket on a connection of its own,
-// closes its writing side, and returns all that comes back until the
-// server closes.
-func Echo(socket string, data []byte) ([]byte, error) { return harness.Echo(socket, data) }
-
 // RequireEcho requires the server at the sandbox's socket to echo a line.
 func (s *Sandbox) RequireEcho() {
 	s.t.Helper()
 	msg := []byte("hello, " + s.t.Name() + "\n")
-	got, err := Echo(s.Socket, msg)
+	got, err := launch.Echo(s.Socket, msg)
 	require.NoErrorf(s.t, err, "the server must echo a line through %s: connect, send, half-close, and read until the server closes; %s", s.Socket, s.serverState(err))
 	require.Equalf(s.t, string(msg), string(got), "the server on %s must send back the line it got", s.Socket)
 }
@@ -370,7 +343,7 @@ func (s *Sandbox) serverState(err error) string {
 	switch {
 	case s.server == 0:
 		return noListener(err)
-	case !Alive(s.server):
+	case !launch.Alive(s.server):
 		return fmt.Sprintf("the server %d that listened there has exited, or was killed", s.server)
 	}
 	return fmt.Sprintf("the server %d is still running", s.server)
@@ -385,28 +358,21 @@ func (s *Sandbox) Stat(pid int) proc.Stat {
 	return st
 }
 
-// Alive reports whether pid exists and is not a zombie.
-func Alive(pid int) bool { return harness.Alive(pid) }
-
-// WaitGone waits up to Settle for pid to exit (to be gone or a zombie) and
-// reports whether it did.
+// WaitGone waits up to launch.Settle for pid to exit (to be gone or a
+// zombie) and reports whether it did.
 func WaitGone(pid int) bool {
-	return harness.WaitUntil(context.Background(), Settle, func() bool { return !Alive(pid) })
+	return launch.WaitUntil(context.Background(), launch.Settle, func() bool { return !launch.Alive(pid) })
 }
 
-// Eventually waits up to Settle for cond to hold, and fails the test with
+// Eventually waits up to launch.Settle for cond to hold, and fails the test with
 // msg, formatted with args, if it does not. cond runs in the test's own
 // goroutine, so it may use require. The message is formatted when the
 // wait fails: an argument that is a pointer (to a slice cond fills in,
 // say) shows what it points to then, the last thing cond saw.
 func (s *Sandbox) Eventually(cond func() bool, msg string, args ...any) {
 	s.t.Helper()
-	deadline := time.Now().Add(Settle)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNowf(s.t, "not so within "+Settle.String(), msg, derefArgs(args)...)
-		}
-		time.Sleep(poll)
+	if !launch.WaitUntil(context.Background(), launch.Settle, cond) {
+		require.FailNowf(s.t, "not so within "+launch.Settle.String(), msg, derefArgs(args)...)
 	}
 }
 
@@ -424,26 +390,28 @@ func derefArgs(args []any) []any {
 
 // marker is the environment entry that every process launched from the
 // sandbox carries.
-func (s *Sandbox) marker() string { return harness.Marker(s.Dir) }
+func (s *Sandbox) marker() string { return launch.Marker(s.Dir) }
 
 // killAll kills every process launched from the sandbox, with the
 // processes they started, and reaps each one that has become a child of the
 // test process. It fails the test if any is still there after
 // cleanupTimeout.
 func (s *Sandbox) killAll() {
-	if err := reaper.KillMarked(s.marker(), harness.CleanupTimeout); err != nil {
+	if err := reaper.KillMarked(s.marker(), launch.CleanupTimeout); err != nil {
 		s.t.Errorf("processes outlive the test: %v", err)
 	}
 	reaper.Sweep() // orphans that exited before anything marked them
 }
 
-// liveChildren returns the children of the test process that still run.
-func liveChildren() []int {
-	var live []int
+// liveChildren describes the children of the test process that still run:
+// pid, name, state and command line, so that a leak says whose it was.
+func liveChildren() []string {
+	var live []string
 	kids, _ := proc.Children(os.Getpid())
 	for _, k := range kids {
 		if k.State != 'Z' {
-			live = append(live, k.Pid)
+			args, _ := proc.Cmdline(k.Pid)
+			live = append(live, fmt.Sprintf("%d (%s, state %c: %s)", k.Pid, k.Comm, k.State, strings.Join(args, " ")))
 		}
 	}
 	return live
@@ -458,12 +426,9 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
 	require.NoErrorf(s.t, unix.Kill(pid, sig), "kill -%s %d: process %d must still be there", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid, pid)
 }
 
-// LeakedFd is the descriptor number at which LeakDescriptor hands a file to
-// the launcher, as a shell does with "9</some/file".
-const LeakedFd = harness.LeakedFd
-
 // LeakDescriptor makes cmd inherit an open file, without close-on-exec, as
-// its descriptor LeakedFd, and returns the file's path.
+// its descriptor launch.LeakedFd, as a shell does with "9</some/file", and
+// returns the file's path.
 func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	s.t.Helper()
 	path := filepath.Join(s.Dir, "leaked")
@@ -471,16 +436,14 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	f, err := os.Create(path)
 	require.NoError(s.t, err, "set-up: create the file to leak")
 	s.t.Cleanup(func() { f.Close() })
-	harness.Leak(cmd, f)
+	launch.Leak(cmd, f)
 	return path
 }
 
 // Terminal is a pseudo-terminal, for launching the program as if from an
 // interactive shell.
 type Terminal struct {
-	Master *os.File // the terminal emulator's side
-	Slave  *os.File // the side that a shell and its programs use
-	Name   string   // the slave's path, /dev/pts/N
+	*pty.Pair // Master, the terminal emulator's side; Slave, the shell's; Name
 }
 
 // OpenTerminal opens a new pseudo-terminal pair, closed when the test ends.
@@ -492,7 +455,7 @@ func (s *Sandbox) OpenTerminal() *Terminal {
 	s.t.Cleanup(func() { p.Close() })
 	go io.Copy(io.Discard, p.Master)
 	s.t.Logf("opened pseudo-terminal %s", p.Name)
-	return &Terminal{Master: p.Master, Slave: p.Slave, Name: p.Name}
+	return &Terminal{p}
 }
 
 // Control makes cmd the controlling process of the terminal, as a login
@@ -514,16 +477,17 @@ func (term *Terminal) Shell(s *Sandbox, args ...string) (shell int) {
 	status := filepath.Join(s.Dir, "shell-status")
 	script := `"$0" "$@"; echo $? >` + status + `; exec sleep 3600`
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, Binary}, args...)...)
-	cmd.Env = harness.MarkedEnv(s.Dir)
+	cmd.Env = launch.MarkedEnv(s.Dir)
 	term.Control(cmd)
 	require.NoError(s.t, cmd.Start(), "set-up: start /bin/sh on the terminal")
 	s.t.Logf("in a shell (pid %d) on %s: %s %s", cmd.Process.Pid, term.Name, Binary, strings.Join(args, " "))
+	s.FromShell(cmd.Process.Pid, term)
 	var code string
 	require.Eventually(s.t, func() bool {
 		b, _ := os.ReadFile(status)
 		code = strings.TrimSpace(string(b))
 		return code != ""
-	}, LaunchTimeout, poll, "the program started from a shell on %s must return to the shell within %v", term.Name, LaunchTimeout)
+	}, launch.LaunchTimeout, launch.Poll, "the program started from a shell on %s must return to the shell within %v", term.Name, launch.LaunchTimeout)
 	require.Equalf(s.t, "0", code, "the program started from a shell on %s must exit with status 0; it exited %s", term.Name, code)
 	return cmd.Process.Pid
 }
@@ -535,23 +499,23 @@ func (s *Sandbox) Daemons() []int {
 	procs := reaper.Marked(s.marker())
 	var daemons []int
 	for pid, st := range procs {
-		if _, inSandbox := procs[st.PPid]; !inSandbox && Alive(pid) {
+		if _, inSandbox := procs[st.PPid]; !inSandbox && launch.Alive(pid) {
 			daemons = append(daemons, pid)
 		}
 	}
 	return daemons
 }
 
-// WaitExit waits up to Settle for pid, a child of the test process (as an
+// WaitExit waits up to launch.Settle for pid, a child of the test process (as an
 // orphaned server is, the test being a subreaper), to exit, reaps it and
 // returns its exit status, or -1 if a signal ended it.
 func (s *Sandbox) WaitExit(pid int) int {
 	s.t.Helper()
-	ws, err := reaper.WaitExit(pid, Settle)
+	ws, err := reaper.WaitExit(pid, launch.Settle)
 	if err != nil && pid == s.server {
-		require.NoErrorf(s.t, err, "the server %d (the process listening on %s) must exit within %v; it still runs: is it blocked, writing to a log or a syslog socket that does not take the message, or waiting for its workers? (cat /proc/%d/stack, or send it SIGQUIT for its goroutines)", pid, s.Socket, Settle, pid)
+		require.NoErrorf(s.t, err, "the server %d (the process listening on %s) must exit within %v; it still runs: is it blocked, writing to a log or a syslog socket that does not take the message, or waiting for its workers? (cat /proc/%d/stack, or send it SIGQUIT for its goroutines)", pid, s.Socket, launch.Settle, pid)
 	}
-	require.NoErrorf(s.t, err, "process %d must exit within %v", pid, Settle)
+	require.NoErrorf(s.t, err, "process %d must exit within %v", pid, launch.Settle)
 	if ws.Signaled() {
 		s.t.Logf("%d was killed by %v", pid, ws.Signal())
 		return -1
@@ -582,7 +546,7 @@ func (s *Sandbox) ConnectAs(uid int, path string) error {
 		require.NoError(s.t, os.Link(self, exe), "set-up: link the test binary into the sandbox")
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(harness.MarkedEnv(s.Dir), connectEnv+"="+path)
+	cmd.Env = append(launch.MarkedEnv(s.Dir), connectEnv+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	r := s.Run(cmd)
 	s.t.Logf("connect to %s as uid %d: exit status %d %s", path, uid, r.Code, strings.TrimSpace(r.Stderr))
@@ -604,44 +568,44 @@ func connectHelper(path string) int {
 }
 
 // Syslog stands in for the syslog daemon: a datagram socket bound at the
-// sandbox's -syslog path, whose messages it collects (harness.SyslogSink).
+// sandbox's -syslog path, whose messages it collects (syslogsink.Sink).
 type Syslog struct {
 	t    testing.TB
-	sink *harness.SyslogSink
+	sink *syslogsink.Sink
 }
 
 // ListenSyslog binds a datagram socket at the sandbox's Syslog path and
 // collects what arrives there until the test ends.
 func (s *Sandbox) ListenSyslog() *Syslog {
 	s.t.Helper()
-	sink, err := harness.ListenSyslog(s.Syslog)
+	sink, err := syslogsink.Listen(s.Syslog)
 	require.NoErrorf(s.t, err, "set-up: bind a datagram socket at %s", s.Syslog)
 	s.t.Cleanup(sink.Close)
 	s.syslog = sink
 	return &Syslog{t: s.t, sink: sink}
 }
 
-// WaitFor waits up to Settle for a message whose text contains substr, and
+// WaitFor waits up to launch.Settle for a message whose text contains substr, and
 // returns it.
-func (l *Syslog) WaitFor(substr string) SyslogMessage {
+func (l *Syslog) WaitFor(substr string) syslogsink.Message {
 	l.t.Helper()
-	return l.WaitMatch(func(m SyslogMessage) bool { return strings.Contains(m.Text, substr) }, "a syslog message containing %q", substr)
+	return l.WaitMatch(func(m syslogsink.Message) bool { return strings.Contains(m.Text, substr) }, "a syslog message containing %q", substr)
 }
 
-// WaitMatch waits up to Settle for a message for which match is true, and
+// WaitMatch waits up to launch.Settle for a message for which match is true, and
 // returns it; it fails the test with what otherwise.
-func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...any) SyslogMessage {
+func (l *Syslog) WaitMatch(match func(syslogsink.Message) bool, what string, args ...any) syslogsink.Message {
 	l.t.Helper()
-	var found SyslogMessage
+	var found syslogsink.Message
 	require.Eventually(l.t, func() bool {
 		for _, raw := range l.sink.Messages() {
-			if m, err := ParseSyslog(raw); err == nil && match(m) {
+			if m, err := syslogsink.Parse(raw); err == nil && match(m) {
 				found = m
 				return true
 			}
 		}
 		return false
-	}, Settle, poll, l.missing(fmt.Sprintf(what, args...)))
+	}, launch.Settle, launch.Poll, l.missing(fmt.Sprintf(what, args...)))
 	l.t.Logf("syslog got %+v", found)
 	return found
 }
@@ -650,55 +614,83 @@ func (l *Syslog) WaitMatch(match func(SyslogMessage) bool, what string, args ...
 // came instead.
 func (l *Syslog) missing(what string) string {
 	got := l.sink.Messages()
-	return fmt.Sprintf("%s must reach the -syslog socket within %v; it got %d datagrams: %q (see step 11's README.md)", what, Settle, len(got), got)
+	return fmt.Sprintf("%s must reach the -syslog socket within %v; it got %d datagrams: %q (see step 11's README.md)", what, launch.Settle, len(got), got)
 }
-
-// SyslogMessage is a message in the RFC 3164 form that a program sends to
-// the local syslog daemon: "<PRI>Mmm dd hh:mm:ss TAG[PID]: TEXT".
-type SyslogMessage = harness.SyslogMessage
-
-// ParseSyslog parses one message in the form of SyslogMessage.
-func ParseSyslog(raw string) (SyslogMessage, error) { return harness.ParseSyslog(raw) }
 
 // HoldConnection opens a connection to the server and exchanges one byte
 // over it, so that a worker is known to serve it, and leaves it open until
 // the test ends.
 func (s *Sandbox) HoldConnection() net.Conn {
 	s.t.Helper()
-	conn, err := harness.HoldConnection(s.Socket)
+	conn, err := launch.HoldConnection(s.Socket)
 	require.NoErrorf(s.t, err, "a worker must echo one byte on a connection to the server on %s", s.Socket)
 	s.t.Cleanup(func() { conn.Close() })
 	return conn
 }
 
-// Property checks property n (1 to 12, as PROPERTIES.md numbers them) of
-// server with the one check that the tour uses too (internal/harness),
-// from /proc and what the sandbox knows of the launch, and returns what it
-// saw: its mark, value and evidence.
-func (s *Sandbox) Property(n, server int, launch Result) harness.Cell {
-	s.t.Helper()
-	require.Truef(s.t, n >= 1 && n <= len(harness.Properties), "no property %d: PROPERTIES.md has 1 to %d", n, len(harness.Properties))
-	snap, err := harness.TakeSnapshot(server)
-	require.NoErrorf(s.t, err, "read /proc/%d for property %d", server, n)
-	l := &harness.Launch{
-		Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked,
-		Tour: os.Getpid(), Launcher: launch.Pid, Status: launch.Code, Server: server,
-		WorkersSettled: true, // the test looks when it has made sure they have
-	}
-	if s.syslog != nil {
-		l.UseSyslog(s.syslog)
-	}
-	l.ObserveFiles()
-	return harness.Check(&harness.Subject{Snap: snap, Launch: l})[n-1]
+// FromShell records that the launcher ran from shell, the controlling
+// process of term, for the properties that compare the server with the
+// shell's session (property.NoTerminal).
+func (s *Sandbox) FromShell(shell int, term *Terminal) {
+	s.shell = shell
+	s.termName = term.Name
 }
 
-// RequireProperty requires property n of server to hold, as Property
-// checks it, and otherwise fails with what was seen.
-func (s *Sandbox) RequireProperty(n, server int, launch Result) {
+// Subject is what the properties judge of server: /proc now, and what the
+// sandbox knows of its launch (the launcher Start ran, the shell it ran
+// from, the descriptor it was left, the syslog socket bound).
+func (s *Sandbox) Subject(server int) *property.Subject {
 	s.t.Helper()
-	c := s.Property(n, server, launch)
-	p := harness.Properties[n-1]
-	require.Equalf(s.t, harness.Holds, c.Mark,
-		"property %d (%s): %s.\nExpected it to hold (mark %d); seen: %q (mark %d) %s\nEvidence:\n  %s\nBy hand: $ %s\nSee PROPERTIES.md, row %02d.",
-		n, p.Column, p.Claim, harness.Holds, c.Value, c.Mark, c.Why, strings.Join(c.Evidence, "\n  "), c.Command, n)
+	snap, err := launch.TakeSnapshot(server)
+	require.NoErrorf(s.t, err, "read /proc/%d: the server %d must still run", server, server)
+	in := &launch.Setup{Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked}
+	seen := &launch.Seen{
+		Tour: os.Getpid(), TourName: "test process", Terminal: s.termName, Shell: s.shell,
+		Launcher: s.launch.Pid, Status: s.launch.Code, Server: server,
+		WorkersSettled: true, // a test looks once it has made sure they have
+		SyslogSink:     s.syslog,
+	}
+	seen.ObserveFiles(in)
+	return &property.Subject{Snap: snap, Launch: &property.Launch{Setup: in, Seen: seen}}
+}
+
+// RequireHolds requires property p of server to hold, as p.Check judges
+// it, and otherwise fails with what was checked, what was seen (the /proc
+// lines read) and where to read.
+func (s *Sandbox) RequireHolds(p *property.Property, server int) {
+	s.t.Helper()
+	if c := p.Judge(s.Subject(server)); c.Mark != property.Holds {
+		require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold", "%s", failure(p, server, c))
+	}
+}
+
+// EventuallyHolds waits up to launch.Settle for property p of server to
+// hold, and otherwise fails as RequireHolds does, with what it saw last.
+func (s *Sandbox) EventuallyHolds(p *property.Property, server int) {
+	s.t.Helper()
+	var c property.Cell
+	held := launch.WaitUntil(context.Background(), launch.Settle, func() bool {
+		c = p.Judge(s.Subject(server))
+		return c.Mark == property.Holds
+	})
+	if !held {
+		require.FailNowf(s.t, "property "+strconv.Itoa(p.N)+" does not hold within "+launch.Settle.String(), "%s", failure(p, server, c))
+	}
+}
+
+// funcName names the function f, "property.parent", where a student reads
+// how the check looks at /proc.
+func funcName(f any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return name[strings.LastIndex(name, "/")+1:]
+}
+
+// failure says what a property check expected, saw, and where to read.
+func failure(p *property.Property, server int, c property.Cell) string {
+	why := ""
+	if c.Why != "" {
+		why = " (" + c.Why + ")"
+	}
+	return fmt.Sprintf("property %d (%s) of the server %d.\nExpected: %s.\nSeen: %s%s\nEvidence:\n  %s\nBy hand: $ %s\nSee step %02d's README.md, \"What the test checks\", and PROPERTIES.md, row %02d; the check is %s in internal/property.",
+		p.N, p.Column, server, p.Claim, c.Value, why, strings.Join(c.Evidence, "\n  "), c.Command, p.N, p.N, funcName(p.Check))
 }

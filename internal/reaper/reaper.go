@@ -182,11 +182,25 @@ func descendants(pid int) []proc.Stat {
 // marked picks from candidates those whose environment holds marker, and
 // their descendants among procs.
 func marked(marker string, candidates, procs []proc.Stat) map[int]proc.Stat {
-	mine := make(map[int]proc.Stat)
+	mine, _ := markedOrUnknown(marker, candidates, procs)
+	return mine
+}
+
+// markedOrUnknown is marked, and also counts the live candidates whose
+// environment could not be read: a process in the middle of an exec or an
+// exit shows none for a moment, and may yet turn out to be marked.
+func markedOrUnknown(marker string, candidates, procs []proc.Stat) (mine map[int]proc.Stat, unknown int) {
+	mine = make(map[int]proc.Stat)
 	for _, st := range candidates {
+		if st.Pid == os.Getpid() {
+			continue
+		}
 		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
-		if err == nil && bytes.Contains(env, []byte(marker)) && st.Pid != os.Getpid() {
+		switch {
+		case err == nil && bytes.Contains(env, []byte(marker)):
 			mine[st.Pid] = st
+		case (err != nil || len(env) == 0) && st.State != 'Z' && st.State != 'X' && exists(st.Pid):
+			unknown++
 		}
 	}
 	for grew := true; grew; {
@@ -201,7 +215,13 @@ func marked(marker string, candidates, procs []proc.Stat) map[int]proc.Stat {
 			}
 		}
 	}
-	return mine
+	return mine, unknown
+}
+
+// exists reports whether pid is still there.
+func exists(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
 
 // KillMarked kills every process that carries marker, with its
@@ -209,13 +229,29 @@ func marked(marker string, candidates, procs []proc.Stat) map[int]proc.Stat {
 // process. It returns an error naming any that are still there after
 // timeout. It looks for marked processes again once those it killed have
 // gone, for any that one of them started in the meantime.
+//
+// It stops them (SIGSTOP) before it kills them, and looks again until the
+// stopped set is complete: a process that forks between the look and the
+// kill would otherwise escape, and a worker whose environment lacks the
+// marker (a program may clear it) is found only through its parent, which
+// must still be there when it is looked for. A process whose environment
+// cannot be read for a moment (in an exec) is looked at again, not taken
+// for unmarked.
 func KillMarked(marker string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		current := Marked(marker)
-		if len(current) == 0 {
+		current, unknown := markedBelow(marker)
+		if len(current) == 0 && unknown == 0 {
 			return nil
 		}
+		if len(current) == 0 {
+			if time.Now().After(deadline) {
+				return nil // what could not be read is not known to be ours
+			}
+			time.Sleep(poll)
+			continue
+		}
+		freeze(marker, current)
 		for pid := range current {
 			unix.Kill(pid, unix.SIGKILL)
 		}
@@ -239,6 +275,31 @@ func KillMarked(marker string, timeout time.Duration) error {
 				return fmt.Errorf("still there after SIGKILL: %s", describe(left))
 			}
 			time.Sleep(poll)
+		}
+	}
+}
+
+// markedBelow is Marked, with the count of processes below whose
+// environment could not be read.
+func markedBelow(marker string) (map[int]proc.Stat, int) {
+	below := descendants(os.Getpid())
+	return markedOrUnknown(marker, below, below)
+}
+
+// freeze stops every process of current with SIGSTOP, then looks for
+// marked processes again and adds those it had not seen (forked in
+// between), until a look finds none new. A stopped process forks no more.
+func freeze(marker string, current map[int]proc.Stat) {
+	for grew := true; grew; {
+		for pid := range current {
+			unix.Kill(pid, unix.SIGSTOP)
+		}
+		grew = false
+		for pid, st := range Marked(marker) {
+			if _, ok := current[pid]; !ok {
+				current[pid] = st
+				grew = true
+			}
 		}
 	}
 }
