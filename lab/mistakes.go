@@ -29,8 +29,8 @@ import (
 // mistakesDir is where a step keeps its mistakes, one NAME.patch each.
 const mistakesDir = "mistakes"
 
-// mistakeRuns is how many mistakes are tried at once: each builds the
-// program and its tests, and the machine is small.
+// mistakeRuns is how many builds or test runs go at once: each builds a
+// step's tests or a patched program, and the machine is small.
 const mistakeRuns = 2
 
 // mistake is one patch of a step's catalogue. The text before the patch's
@@ -194,30 +194,15 @@ func runMistakes(root string, only int, write bool, stdout, stderr io.Writer) in
 		return 0
 	}
 	started := time.Now()
-	results := make([]string, len(all))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, mistakeRuns)
-	for i, m := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			t0 := time.Now()
-			err := tryMistake(root, m)
-			verdict := "caught"
-			if err != nil {
-				verdict = "NOT CAUGHT: " + err.Error()
-			}
-			results[i] = fmt.Sprintf("%s/%s: %s by %s (%.1fs)", m.step.Name, m.name, verdict, m.test, time.Since(t0).Seconds())
-		}()
+	results, err := tryMistakes(root, want, byStep)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab: %v\n", err)
+		return 1
 	}
-	wg.Wait()
-	for _, r := range results {
-		fmt.Fprintln(stdout, r)
-		if strings.Contains(r, "NOT CAUGHT") {
-			name, _, _ := strings.Cut(r, ":")
-			bad = append(bad, name+" is not caught as its patch says")
+	for _, m := range all {
+		fmt.Fprintln(stdout, results[m.key()])
+		if strings.Contains(results[m.key()], "NOT CAUGHT") {
+			bad = append(bad, m.key()+" is not caught as its patch says")
 		}
 	}
 	fmt.Fprintf(stdout, "%d mistakes in %d steps tried in %.0fs\n", len(all), len(want), time.Since(started).Seconds())
@@ -234,34 +219,103 @@ func runMistakes(root string, only int, write bool, stdout, stderr io.Writer) in
 // bounds every wait far below it.
 const mistakeTimeout = 3 * time.Minute
 
-// tryMistake applies m to a copy of its step, with the step's tests, in a
-// module of its own outside the repository (as a lab is made), and runs
-// the test that m names. It returns an error unless the test fails, with
-// m's message in its output.
-func tryMistake(root string, m mistake) error {
-	tmp, err := os.MkdirTemp("", "mistake")
+// key names m among all the mistakes tried.
+func (m mistake) key() string { return m.step.Name + "/" + m.name }
+
+// tryMistakes tries every mistake of the steps in want, mistakeRuns at a
+// time, and returns a line on each, by its key. A patch changes a step's
+// program, never its tests: so each step's tests are built once, into a
+// test binary, in a lab of the step with its solution (as a lab is made:
+// a module of its own, outside the repository), and each mistake runs that
+// binary in a copy of the lab with the patch applied, where the tests'
+// TestMain builds the patched program (daemontest, with go build).
+func tryMistakes(root string, want []steps.Step, byStep map[int][]mistake) (map[string]string, error) {
+	tmp, err := os.MkdirTemp("", "mistakes")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	if inside(tmp, root) {
-		return fmt.Errorf("the temporary directory %s is inside the repository %s: set TMPDIR elsewhere", tmp, root)
+		return nil, fmt.Errorf("the temporary directory %s is inside the repository %s: set TMPDIR elsewhere", tmp, root)
 	}
-	dir := filepath.Join(tmp, "step")
+	var mu sync.Mutex
+	results := map[string]string{}
+	report := func(m mistake, verdict string, t0 time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[m.key()] = fmt.Sprintf("%s: %s by %s (%.1fs)", m.key(), verdict, m.test, time.Since(t0).Seconds())
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, mistakeRuns)
+	for _, s := range want {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			sem <- struct{}{}
+			lab, binary, err := prepareMistakes(root, filepath.Join(tmp, s.Name), s)
+			<-sem
+			for _, m := range byStep[s.N] {
+				if err != nil {
+					report(m, "NOT CAUGHT: "+err.Error(), t0)
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					t0 := time.Now()
+					verdict := "caught"
+					if err := tryMistake(lab, binary, filepath.Join(tmp, s.Name+"-"+m.name), m); err != nil {
+						verdict = "NOT CAUGHT: " + err.Error()
+					}
+					report(m, verdict, t0)
+				}()
+			}
+		}()
+	}
+	wg.Wait()
+	return results, nil
+}
+
+// prepareMistakes writes, under dir, the lab of step with its solution,
+// and builds the step's tests into a test binary. It returns the lab's
+// directory and the binary.
+func prepareMistakes(root, dir string, step steps.Step) (lab, binary string, err error) {
+	lab = filepath.Join(dir, "lab")
 	// A lab holds step N's tests and, with its solution, step N's code.
 	// Step 01 has no lab: the lab of step 02 starts from its code, and
 	// step 02's tests hold all of step 01's.
-	n, solution := m.step.N, true
+	n, solution := step.N, true
 	if n < firstLab {
 		n, solution = firstLab, false
 	}
-	if _, err := generate(options{root: root, step: n, dir: dir, solution: solution}); err != nil {
-		return err
+	if _, err := generate(options{root: root, step: n, dir: lab, solution: solution}); err != nil {
+		return "", "", err
 	}
 	if solution {
-		if err := useSolution(dir); err != nil {
-			return err
+		if err := useSolution(lab); err != nil {
+			return "", "", err
 		}
+	}
+	binary = filepath.Join(dir, "step.test")
+	build := exec.Command("go", "test", "-c", "-o", binary, ".")
+	build.Dir = lab
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("go test -c in the lab of %s: %v: %s", step.Name, err, lastLines(out, 5))
+	}
+	return lab, binary, nil
+}
+
+// tryMistake copies lab to dir, applies m there, and runs the test that m
+// names with the step's test binary in dir. It returns an error unless the
+// test fails, with m's message in its output.
+func tryMistake(lab, binary, dir string, m mistake) error {
+	defer os.RemoveAll(dir)
+	if err := os.CopyFS(dir, os.DirFS(lab)); err != nil {
+		return fmt.Errorf("copy the lab: %w", err)
 	}
 	apply := exec.Command("git", "apply", "--whitespace=nowarn", m.path)
 	apply.Dir = dir
@@ -270,18 +324,19 @@ func tryMistake(root string, m mistake) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mistakeTimeout)
 	defer cancel()
-	test := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^"+m.test+"$", ".")
+	test := exec.CommandContext(ctx, binary, "-test.run", "^"+m.test+"$", "-test.timeout", mistakeTimeout.String())
 	test.Dir = dir
 	test.Env = append(os.Environ(), "GOWORK=off")
+	test.WaitDelay = time.Minute // a process left holding the output
 	out, err := test.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
 		return fmt.Errorf("%s passed on the mistake", m.test)
 	case !errors.As(err, &exit):
-		return fmt.Errorf("go test: %v", err)
+		return fmt.Errorf("%s: %v", m.test, err)
 	case !bytes.Contains(out, []byte("--- FAIL: "+m.test)):
-		return fmt.Errorf("%s did not run and fail (a build error?): %s", m.test, lastLines(out, 5))
+		return fmt.Errorf("%s did not run and fail (the patched program does not build?): %s", m.test, lastLines(out, 5))
 	case !bytes.Contains(out, []byte(m.message)):
 		return fmt.Errorf("%s failed without the message %q: %s", m.test, m.message, lastLines(out, 8))
 	}

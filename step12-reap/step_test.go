@@ -1258,6 +1258,11 @@ func TestSigtermEndsAndReapsWorkers(t *testing.T) {
 	}
 	require.NotEmptyf(t, workers, "the server %d must have a live worker for the open connection; its children: %v; %s", server, kids, see(1))
 	t.Logf("workers running: %v", workers)
+	// Another worker ends while that one runs: the server reaps it, and
+	// its reaping must not then wait for the live one, or the SIGTERM
+	// below is never handled.
+	s.RequireEcho()
+	s.EventuallyHolds(property.NoZombies, server)
 
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(12))
