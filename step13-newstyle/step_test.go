@@ -7,6 +7,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -1181,4 +1182,84 @@ func TestUnitFilesPassVerify(t *testing.T) {
 	t.Logf("systemd-analyze verify echod.socket echod.service: %v\n%s", err, out)
 	require.NoErrorf(t, err, "systemd-analyze verify must accept the unit files; it said:\n%s%s", out, see(13))
 	require.Emptyf(t, strings.TrimSpace(string(out)), "systemd-analyze verify must have nothing to say about the unit files; it said:\n%s%s", out, see(13))
+}
+
+// Test that a socket whose listen queue is full is not taken for a stale
+// one: its server is only slow to accept. A connect that does not wait
+// fails with EAGAIN there, not ECONNREFUSED, and only a refused connection
+// proves a socket stale (recommendation 7).
+func TestKeepsSocketWithFullListenQueue(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	queued := listenWithFullQueue(t, s.Socket)
+	inode := inodeOf(t, s.Socket)
+	// A program that takes the socket for stale serves on, in the
+	// foreground: wait for its exit or for the socket to change.
+	started, output := runProgram(t, s, s.Command(s.Flags()...))
+	sameSocket := func() bool {
+		fi, err := os.Lstat(s.Socket)
+		return err == nil && fi.Sys().(*syscall.Stat_t).Ino == inode
+	}
+	launch.WaitUntil(context.Background(), launch.Settle, func() bool { return !launch.Alive(started) || !sameSocket() })
+	require.Truef(t, sameSocket(), "the socket %s, whose listen queue is full (%d connections wait), must still be the other program's (inode %d): the program %d removed it as stale (output: %q); a connect that fails with EAGAIN means someone listens; %s", s.Socket, queued, inode, started, output, see(7))
+	require.Falsef(t, launch.Alive(started), "a start while another program listens on %s must be refused: the program %d must exit; it still runs (output: %q); %s", s.Socket, started, output, see(7))
+}
+
+// listenWithFullQueue listens on a Unix socket at path with the shortest
+// queue, never accepts, and connects to it without waiting until a
+// connect fails with EAGAIN: the queue is full. It returns how many
+// connections wait in it. All is closed when the test ends.
+func listenWithFullQueue(t *testing.T, path string) (queued int) {
+	t.Helper()
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err, "set-up: socket")
+	t.Cleanup(func() { unix.Close(ln) })
+	require.NoErrorf(t, unix.Bind(ln, &unix.SockaddrUnix{Name: path}), "set-up: bind %s", path)
+	require.NoErrorf(t, unix.Listen(ln, 0), "set-up: listen on %s", path)
+	for queued < 100 {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err, "set-up: socket")
+		t.Cleanup(func() { unix.Close(fd) })
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err == unix.EAGAIN {
+			t.Logf("%s: %d connections wait in its listen queue; one more gets EAGAIN", path, queued)
+			return queued
+		}
+		require.NoErrorf(t, err, "set-up: connect to %s", path)
+		queued++
+	}
+	require.FailNowf(t, "set-up", "the listen queue of %s never filled: %d connections wait", path, queued)
+	return queued
+}
+
+// Test that no logged string holds a control character but the final
+// newline: a path with a carriage return, an escape sequence, DEL or a C1
+// control, written raw to standard error, the log from step 13, would
+// overwrite, hide or recolour what an administrator reads with journalctl
+// (recommendation 11). The path reaches the log inside an error the kernel
+// gave for it.
+func TestLoggedStringsHaveNoControlCharacters(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	// A regular file where the socket's directory should be: the lstat of
+	// the socket path fails with ENOTDIR, and the error names the path.
+	notDir := filepath.Join(s.Dir, "a\rb\x1b[2Jc\x07d\x7fe\u0085f\u009bg")
+	require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+	r := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(notDir, "sock"))...))
+	require.NotEqualf(t, 0, r.Code, "a -socket whose directory is a regular file must be refused; it exited 0 (stdout %q); %s", r.Stdout, see(1))
+	require.Containsf(t, r.Stderr, "sock", "the refusal on standard error must name the -socket path; it is %q; %s", r.Stderr, see(1))
+	for _, line := range strings.SplitAfter(r.Stderr, "\n") {
+		requireNoControlCharacters(t, "a line on standard error, the log from step 13", strings.TrimSuffix(line, "\n"), see(11))
+	}
+}
+
+// requireNoControlCharacters requires text to hold no C0 or C1 control
+// character and no DEL, raw: each must be escaped (strconv.Quote does).
+func requireNoControlCharacters(t *testing.T, what, text, where string) {
+	t.Helper()
+	for i, r := range text {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			require.FailNowf(t, "a raw control character", "%s must hold no control character but its final newline: it holds %U at byte %d, raw: %q; escape every control character (unicode.IsControl), not only the newline; %s", what, r, i, text, where)
+		}
+	}
 }
