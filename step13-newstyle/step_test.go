@@ -481,12 +481,15 @@ func TestSigtermEndsAndReapsWorkers(t *testing.T) {
 	require.NotEmptyf(t, workers, "the server %d must have a live worker for the open connection; its children: %v; %s", server, kids, see(1))
 	t.Logf("workers running: %v", workers)
 	// Another worker ends while that one runs: the server reaps it, and
-	// its reaping must not then wait for the live one, or the SIGTERM
-	// below is never handled.
-	s.RequireEcho()
+	// its reaping must not then wait for the live one, or the server
+	// neither serves nor handles the SIGTERM below.
+	_, err = launch.Echo(s.Socket, []byte("while another worker runs\n"))
+	require.NoErrorf(t, err, "with a worker still serving a held connection, the server %d must echo on another connection; it does not answer: its reaping must not wait for a live worker (wait4 with WNOHANG); %s", server, see(12))
 	s.EventuallyHolds(property.NoZombies, server)
 
 	s.Signal(server, syscall.SIGTERM)
+	exited := launch.WaitUntil(context.Background(), launch.Settle, func() bool { return !launch.Alive(server) })
+	require.Truef(t, exited, "on SIGTERM the server %d must exit within %v; it still runs: its reaping must not wait for a live worker (wait4 with WNOHANG); %s", server, launch.Settle, see(12))
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(12))
 	requireReaped(t, server, workers)
 }
