@@ -58,10 +58,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dir := fl.String("o", "", "write the lab into `DIR`, a new or empty directory")
 	solution := fl.Bool("solution", false, "also write step N's code into DIR/"+solutionDir+", for the instructor")
 	checkAll := fl.Bool("check", false, "check that each step's lab fails on its new tests only and passes with the step's code")
+	mistakes := fl.Bool("mistakes", false, "prove that the tests catch each step's common mistakes (its mistakes/*.patch), and check the READMEs' sections on them")
+	writeMistakes := fl.Bool("write", false, "with -mistakes: rewrite the READMEs' \"Common mistakes\" sections instead")
 	root := fl.String("root", "", "the repository's top `directory` (default: found from the working directory)")
 	lang := fl.String("lang", "go", "the `language` of the step code: go, or c for the C companion (c/echod.c)")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n")
+		fmt.Fprintf(stderr, "usage: go run ./lab -step N -o DIR [-solution]\n       go run ./lab -check [-step N]\n       go run ./lab -mistakes [-write] [-step N]\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -84,6 +86,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fl.NArg() > 0:
 		return fail(refuse("unexpected argument %q", fl.Arg(0)))
+	case *mistakes && (*checkAll || *dir != "" || *solution):
+		return fail(refuse("-mistakes writes no lab and is no -check: it takes no -o, -solution or -check"))
+	case *writeMistakes && !*mistakes:
+		return fail(refuse("-write goes with -mistakes"))
+	case *mistakes:
 	case *checkAll && (*dir != "" || *solution):
 		return fail(refuse("-check writes no lab: it takes no -o or -solution"))
 	case !*checkAll && step == 0:
@@ -99,6 +106,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*root = r
 	}
 
+	if *mistakes {
+		return runMistakes(*root, step, *writeMistakes, stdout, stderr)
+	}
 	if *checkAll && *lang == "c" {
 		return checkC(*root, step, stdout, stderr)
 	}

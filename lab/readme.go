@@ -180,6 +180,12 @@ func labReadme(l *lab) (string, error) {
 	}
 	p("- `man 5 proc` describes every file under /proc, `man 2 NAME` a system call, and `go doc golang.org/x/sys/unix NAME` its Go wrapper.\n\n")
 
+	section, err := labMistakes(l)
+	if err != nil {
+		return "", err
+	}
+	p("%s", section)
+
 	p("## The files\n\n")
 	p("- %s: the server, yours to change.\n", quoteList(l.codeFiles))
 	p("- %s: the tests.\n", quoteList(l.testFiles))

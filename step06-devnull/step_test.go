@@ -438,12 +438,14 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 	})
 	cmd := s.Command(rel...)
 	cmd.Dir = s.Dir
-	s.StartFrom(cmd)
-	s.RequireEcho()
-	for _, name := range names {
+	launch := s.Run(cmd)
+	for _, name := range names { // first: a server that listens in / is not found on -socket
 		_, err := os.Lstat(filepath.Join("/", name))
 		require.ErrorIsf(t, err, fs.ErrNotExist, "a relative path must mean the launch directory %s: the server created /%s instead; resolve the paths before the chdir; %s", s.Dir, name, see(4))
 	}
+	require.Equalf(t, 0, launch.Code, "started with relative paths, the launcher must exit with status 0; it exited %d, saying %q; resolve the paths before the chdir; %s", launch.Code, launch.Stderr, see(4))
+	s.ServerPid()
+	s.RequireEcho()
 }
 
 // Test that the server is not a session leader and leads a process group
@@ -562,4 +564,91 @@ func BenchmarkConnection(b *testing.B) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
 	}
+}
+
+// Test that the server leaves the terminal it was started from even when
+// the launcher's standard input is not that terminal, as with
+// "echod </dev/null" typed at a prompt: the terminal is still the
+// launcher's controlling terminal, so whether to call setsid() must not
+// depend on what standard input is (recommendation 3).
+func TestServerLeavesTerminalWhateverItsStdin(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	term := s.OpenTerminal()
+	status := filepath.Join(s.Dir, "shell-status")
+	script := `"$0" "$@" </dev/null; echo $? >` + status + `; exec sleep 3600`
+	cmd := s.Command()
+	cmd.Path = "/bin/sh"
+	cmd.Args = append([]string{"/bin/sh", "-c", script, daemontest.Binary}, s.Flags()...)
+	term.Control(cmd)
+	require.NoError(t, cmd.Start(), "set-up: start /bin/sh on the terminal")
+	shell := cmd.Process.Pid
+	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "))
+	var code string
+	s.Eventually(func() bool {
+		b, _ := os.ReadFile(status)
+		code = strings.TrimSpace(string(b))
+		return code != ""
+	}, "the program started from a shell on %s must return to the shell", term.Name)
+	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null must exit with status 0; it exited %s", term.Name, code)
+	server := s.ServerPid()
+	st := s.Stat(server)
+	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with /dev/null as its standard input, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is; %s", term.Name, server, st.TtyNr, see(3))
+	require.NotEqualf(t, shell, st.Session, "started with /dev/null as its standard input, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is; %s", shell, server, st.Session, see(3))
+	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
+	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
+	s.RequireEcho()
+	require.Truef(t, launch.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
+}
+
+// Test that the server's standard input is /dev/null open for reading and
+// its standard output and error are open for writing, as the "flags:" line
+// of /proc/PID/fdinfo/N shows: a /dev/null opened read-only makes every
+// write to descriptor 1 or 2 fail with EBADF, and a library that checks
+// (or a panic's stack trace) finds no place to write (recommendation 6).
+func TestStandardFilesAreOpenForTheirUse(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	fds, err := proc.Fds(server)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for fd, use := range []string{"reading", "writing", "writing"} {
+		if fd != 2 || fds[fd] != s.Log { // from step 11, 2 may be the -log file
+			require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
+		}
+		mode := accessMode(t, server, fd)
+		ok := mode == unix.O_RDWR || (use == "reading") == (mode == unix.O_RDONLY)
+		require.Truef(t, ok, "the server's descriptor %d must be open for %s: the access mode in /proc/%d/fdinfo/%d is %s; open /dev/null with O_RDWR; %s", fd, use, server, fd, accessModeName(mode), see(6))
+	}
+}
+
+// accessMode returns the access mode (O_RDONLY, O_WRONLY or O_RDWR) with
+// which pid holds descriptor fd, from the octal "flags:" line of
+// /proc/PID/fdinfo/FD.
+func accessMode(t *testing.T, pid, fd int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	require.NoErrorf(t, err, "read /proc/%d/fdinfo/%d", pid, fd)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			require.NoErrorf(t, err, "parse the flags of /proc/%d/fdinfo/%d: %q", pid, fd, line)
+			return int(flags) & unix.O_ACCMODE
+		}
+	}
+	require.FailNowf(t, "no flags", "/proc/%d/fdinfo/%d has no \"flags:\" line: %q", pid, fd, b)
+	return 0
+}
+
+// accessModeName names an access mode for messages.
+func accessModeName(mode int) string {
+	switch mode {
+	case unix.O_RDONLY:
+		return "O_RDONLY (read only)"
+	case unix.O_WRONLY:
+		return "O_WRONLY (write only)"
+	case unix.O_RDWR:
+		return "O_RDWR"
+	}
+	return fmt.Sprintf("%#o", mode)
 }

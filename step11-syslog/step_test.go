@@ -444,12 +444,14 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 	})
 	cmd := s.Command(rel...)
 	cmd.Dir = s.Dir
-	s.StartFrom(cmd)
-	s.RequireEcho()
-	for _, name := range names {
+	launch := s.Run(cmd)
+	for _, name := range names { // first: a server that listens in / is not found on -socket
 		_, err := os.Lstat(filepath.Join("/", name))
 		require.ErrorIsf(t, err, fs.ErrNotExist, "a relative path must mean the launch directory %s: the server created /%s instead; resolve the paths before the chdir; %s", s.Dir, name, see(4))
 	}
+	require.Equalf(t, 0, launch.Code, "started with relative paths, the launcher must exit with status 0; it exited %d, saying %q; resolve the paths before the chdir; %s", launch.Code, launch.Stderr, see(4))
+	s.ServerPid()
+	s.RequireEcho()
 }
 
 // Test that the server is not a session leader and leads a process group
@@ -665,7 +667,7 @@ func TestRestartsUnderUmask000(t *testing.T) {
 	require.NoErrorf(t, err, "the server must create its pid file -pidfile %s; %s", s.PidFile, see(7))
 	t.Logf("started under umask 000, server %d created %s with mode %v", first, s.PidFile, fi.Mode())
 	s.Signal(first, syscall.SIGKILL)
-	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, daemontest.Settle)
+	require.Truef(t, daemontest.WaitGone(first), "kill -9 %d: the server must be gone within %v", first, launch.Settle)
 	r, err = s.Launch(underUmask000())
 	require.NoError(t, err, "a launcher must return")
 	require.Equalf(t, 0, r.Code, "after kill -9, a second start under umask 000 must accept the pid file %s that the first server created with mode %v (group and others must not be able to write it, whatever the umask); the launcher exited %d, saying %q; %s", s.PidFile, fi.Mode(), r.Code, strings.TrimSpace(r.Stderr), see(7))
@@ -1107,7 +1109,9 @@ func TestSigtermStopsServerCleanly(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	code := s.WaitExit(server)
+	require.NotEqualf(t, -1, code, "on SIGTERM the server %d must shut down and exit with status 0; SIGTERM killed it: catch SIGTERM (signal.Notify) and let the main loop shut down, removing the socket and the pid file; %s", server, see(10))
+	require.Equalf(t, 0, code, "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	for _, path := range []string{s.Socket, s.PidFile} {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "on SIGTERM the server must remove %s; it is left behind; %s", path, see(10))
@@ -1129,7 +1133,9 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	inode := inodeOf(t, s.Socket)
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
-	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
+	fi, err := os.Lstat(s.Socket)
+	require.NoErrorf(t, err, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's, which listens there now, and the server removed it; remove the socket only while the path still names the one the server bound (the same device and inode); %s", server, s.Socket, inode, see(10))
+	require.Equalf(t, inode, fi.Sys().(*syscall.Stat_t).Ino, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
 // Test that copies started while a server shuts down leave at most one
@@ -1276,8 +1282,10 @@ func TestUnreadSyslogDoesNotBlockServer(t *testing.T) {
 	defer deaf.Close()
 
 	server, _ := s.Start()
-	for range 3 {
-		s.RequireEcho()
+	const connections = 3
+	for i := range connections {
+		_, err := launch.Echo(s.Socket, []byte("unread syslog\n"))
+		require.NoErrorf(t, err, "with a syslog socket %s that is bound but never read, its queue full, the server %d must still echo connection %d of %d: logging must not block it (send with MSG_DONTWAIT; what syslog cannot take goes to the -log file); %s", s.Syslog, server, i+1, connections, see(11))
 	}
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "with a syslog socket that is never read, the server %d must still exit with status 0 on SIGTERM: logging must not block it; %s", server, see(11))
@@ -1549,4 +1557,263 @@ func BenchmarkConnection(b *testing.B) {
 			b.Fatalf("echo: %q, %v", got, err)
 		}
 	}
+}
+
+// Test that the server leaves the terminal it was started from even when
+// the launcher's standard input is not that terminal, as with
+// "echod </dev/null" typed at a prompt: the terminal is still the
+// launcher's controlling terminal, so whether to call setsid() must not
+// depend on what standard input is (recommendation 3).
+func TestServerLeavesTerminalWhateverItsStdin(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	term := s.OpenTerminal()
+	status := filepath.Join(s.Dir, "shell-status")
+	script := `"$0" "$@" </dev/null; echo $? >` + status + `; exec sleep 3600`
+	cmd := s.Command()
+	cmd.Path = "/bin/sh"
+	cmd.Args = append([]string{"/bin/sh", "-c", script, daemontest.Binary}, s.Flags()...)
+	term.Control(cmd)
+	require.NoError(t, cmd.Start(), "set-up: start /bin/sh on the terminal")
+	shell := cmd.Process.Pid
+	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "))
+	var code string
+	s.Eventually(func() bool {
+		b, _ := os.ReadFile(status)
+		code = strings.TrimSpace(string(b))
+		return code != ""
+	}, "the program started from a shell on %s must return to the shell", term.Name)
+	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null must exit with status 0; it exited %s", term.Name, code)
+	server := s.ServerPid()
+	st := s.Stat(server)
+	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with /dev/null as its standard input, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is; %s", term.Name, server, st.TtyNr, see(3))
+	require.NotEqualf(t, shell, st.Session, "started with /dev/null as its standard input, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is; %s", shell, server, st.Session, see(3))
+	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
+	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
+	s.RequireEcho()
+	require.Truef(t, launch.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
+}
+
+// Test that the server's standard input is /dev/null open for reading and
+// its standard output and error are open for writing, as the "flags:" line
+// of /proc/PID/fdinfo/N shows: a /dev/null opened read-only makes every
+// write to descriptor 1 or 2 fail with EBADF, and a library that checks
+// (or a panic's stack trace) finds no place to write (recommendation 6).
+func TestStandardFilesAreOpenForTheirUse(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	fds, err := proc.Fds(server)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for fd, use := range []string{"reading", "writing", "writing"} {
+		if fd != 2 || fds[fd] != s.Log { // from step 11, 2 may be the -log file
+			require.Equalf(t, "/dev/null", fds[fd], "the server's descriptor %d must be open on /dev/null: /proc/%d/fd/%d -> %s; %s", fd, server, fd, fds[fd], see(6))
+		}
+		mode := accessMode(t, server, fd)
+		ok := mode == unix.O_RDWR || (use == "reading") == (mode == unix.O_RDONLY)
+		require.Truef(t, ok, "the server's descriptor %d must be open for %s: the access mode in /proc/%d/fdinfo/%d is %s; open /dev/null with O_RDWR; %s", fd, use, server, fd, accessModeName(mode), see(6))
+	}
+}
+
+// accessMode returns the access mode (O_RDONLY, O_WRONLY or O_RDWR) with
+// which pid holds descriptor fd, from the octal "flags:" line of
+// /proc/PID/fdinfo/FD.
+func accessMode(t *testing.T, pid, fd int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	require.NoErrorf(t, err, "read /proc/%d/fdinfo/%d", pid, fd)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			require.NoErrorf(t, err, "parse the flags of /proc/%d/fdinfo/%d: %q", pid, fd, line)
+			return int(flags) & unix.O_ACCMODE
+		}
+	}
+	require.FailNowf(t, "no flags", "/proc/%d/fdinfo/%d has no \"flags:\" line: %q", pid, fd, b)
+	return 0
+}
+
+// accessModeName names an access mode for messages.
+func accessModeName(mode int) string {
+	switch mode {
+	case unix.O_RDONLY:
+		return "O_RDONLY (read only)"
+	case unix.O_WRONLY:
+		return "O_WRONLY (write only)"
+	case unix.O_RDWR:
+		return "O_RDWR"
+	}
+	return fmt.Sprintf("%#o", mode)
+}
+
+// Test that the lock lasts as long as the server, however often the
+// garbage collector runs: an *os.File that nothing references any more is
+// closed by the collector, which frees its flock, and then a second copy
+// starts (recommendation 7). The server runs with GOGC=1 and a large
+// variable in its environment, which it copies for every worker it
+// starts: the collector runs at every connection, and a lock file left
+// unreferenced is closed within ten.
+func TestLockLastsThroughGarbageCollection(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	daemontest.RequireGoProgram(t, "GOGC sets how often the Go runtime collects garbage")
+	s := daemontest.New(t)
+	cmd := s.Command(s.Flags()...)
+	cmd.Env = append(cmd.Env, "GOGC=1", "DAEMONTEST_BALLAST="+strings.Repeat("x", 100<<10))
+	first, _ := s.StartFrom(cmd)
+	const connections = 50
+	for i := range connections {
+		_, err := launch.Echo(s.Socket, []byte("collect\n"))
+		require.NoErrorf(t, err, "the server %d, run with GOGC=1, must echo connection %d of %d; %s", first, i+1, connections, see(1))
+	}
+	// Another socket: the second copy must be refused by the lock alone.
+	second := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(s.Dir, "second.sock"))...))
+	require.NotEqualf(t, 0, second.Code, "after %d connections under GOGC=1, a second copy with the same -pidfile %s (and another -socket) must still be refused while the server %d runs; it exited 0 (stdout %q): the server's lock went away, as when nothing keeps the locked *os.File referenced and the garbage collector closes it; keep it in the server's state until shutdown; %s", connections, s.PidFile, first, second.Stdout, see(7))
+	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
+}
+
+// Test that a socket whose listen queue is full is not taken for a stale
+// one: its server is only slow to accept. A connect that does not wait
+// fails with EAGAIN there, not ECONNREFUSED, and only a refused connection
+// proves a socket stale (recommendation 7).
+func TestKeepsSocketWithFullListenQueue(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	s := daemontest.New(t)
+	queued := listenWithFullQueue(t, s.Socket)
+	inode := inodeOf(t, s.Socket)
+	r := s.Run(s.Command(s.Flags()...))
+	require.NotEqualf(t, 0, r.Code, "a start while another program listens on %s, with %d connections waiting in its full queue, must be refused: it exited 0 (stdout %q); a connect that fails with EAGAIN means someone listens; %s", s.Socket, queued, r.Stdout, see(7))
+	require.Equalf(t, inode, inodeOf(t, s.Socket), "the socket %s, whose listen queue is full, must still be the other program's (inode %d): it was removed as stale; %s", s.Socket, inode, see(7))
+}
+
+// listenWithFullQueue listens on a Unix socket at path with the shortest
+// queue, never accepts, and connects to it without waiting until a
+// connect fails with EAGAIN: the queue is full. It returns how many
+// connections wait in it. All is closed when the test ends.
+func listenWithFullQueue(t *testing.T, path string) (queued int) {
+	t.Helper()
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err, "set-up: socket")
+	t.Cleanup(func() { unix.Close(ln) })
+	require.NoErrorf(t, unix.Bind(ln, &unix.SockaddrUnix{Name: path}), "set-up: bind %s", path)
+	require.NoErrorf(t, unix.Listen(ln, 0), "set-up: listen on %s", path)
+	for queued < 100 {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err, "set-up: socket")
+		t.Cleanup(func() { unix.Close(fd) })
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err == unix.EAGAIN {
+			t.Logf("%s: %d connections wait in its listen queue; one more gets EAGAIN", path, queued)
+			return queued
+		}
+		require.NoErrorf(t, err, "set-up: connect to %s", path)
+		queued++
+	}
+	require.FailNowf(t, "set-up", "the listen queue of %s never filled: %d connections wait", path, queued)
+	return queued
+}
+
+// Test that a stale pid file longer than any pid is replaced, not
+// overwritten from its start: "kill $(cat PIDFILE)" must read the server's
+// pid and nothing after it, or it signals other processes too
+// (recommendation 8).
+func TestLongStalePidFileIsReplaced(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "pidfile", 7)
+	s := daemontest.New(t)
+	const stale = "99999999999\n"
+	require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale), 0o644), "set-up: write %q to %s", stale, s.PidFile)
+	server, _ := s.Start()
+	b, err := os.ReadFile(s.PidFile)
+	require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
+	require.Equalf(t, strconv.Itoa(server)+"\n", string(b), "a stale pid file holding %q, longer than any pid, must hold exactly the server's pid %d and a newline; it holds %q: truncate the file before writing; %s", stale, server, b, see(8))
+}
+
+// Test that no logged string holds a control character but the final
+// newline: a path with a carriage return, an escape sequence, DEL or a C1
+// control, written raw, would overwrite, hide or recolour what an
+// administrator reads with tail or journalctl (recommendation 11). The
+// path reaches the log inside an error the kernel gave for it.
+func TestLoggedStringsHaveNoControlCharacters(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
+	daemontest.RequireFlag(t, "log", 11)
+	for _, to := range []string{"syslog", "the -log file"} {
+		t.Run(to, func(t *testing.T) {
+			t.Parallel()
+			s := daemontest.New(t)
+			var sink *daemontest.Syslog
+			if to == "syslog" {
+				sink = s.ListenSyslog()
+			}
+			// A regular file where the socket's directory should be: the
+			// server's lstat of the socket path fails with ENOTDIR, and the
+			// error names the path.
+			notDir := filepath.Join(s.Dir, "a\rb\x1b[2Jc\x07d\x7fe\u0085f\u009bg")
+			require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+			r := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(notDir, "sock"))...))
+			require.NotEqualf(t, 0, r.Code, "a -socket whose directory is a regular file must be refused; it exited 0 (stdout %q); %s", r.Stdout, see(1))
+			if sink != nil {
+				m := sink.WaitFor("sock")
+				requireNoControlCharacters(t, "the syslog datagram", m.Text, see(11))
+			} else {
+				var b []byte
+				s.Eventually(func() bool {
+					b, _ = os.ReadFile(s.Log)
+					return strings.Contains(string(b), "sock")
+				}, "with nothing listening at -syslog, the -log file %s must hold the server's refusal of the socket path; it holds %q; %s", s.Log, &b, see(11))
+				for _, line := range strings.SplitAfter(string(b), "\n") {
+					requireNoControlCharacters(t, "a line of the -log file", strings.TrimSuffix(line, "\n"), see(11))
+				}
+			}
+			requireNoControlCharacters(t, "the launcher's standard error", strings.TrimSuffix(r.Stderr, "\n"), see(1))
+		})
+	}
+}
+
+// requireNoControlCharacters requires text to hold no C0 or C1 control
+// character and no DEL, raw: each must be escaped (strconv.Quote does).
+func requireNoControlCharacters(t *testing.T, what, text, where string) {
+	t.Helper()
+	for i, r := range text {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			require.FailNowf(t, "a raw control character", "%s must hold no control character but its final newline: it holds %U at byte %d, raw: %q; escape every control character (unicode.IsControl), not only the newline; %s", what, r, i, text, where)
+		}
+	}
+}
+
+// Test that copies refused while the server runs add their messages to
+// the -log file after the server's, and overwrite none: every process
+// opens the file with O_APPEND, so each write goes to its end whoever
+// else writes there (recommendation 11).
+func TestRefusedCopiesAppendToLog(t *testing.T) {
+	t.Parallel()
+	daemontest.RequireFlag(t, "syslog", 11)
+	daemontest.RequireFlag(t, "log", 11)
+	s := daemontest.New(t)
+	server, _ := s.Start()
+	tag := fmt.Sprintf("%s[%d]: ", filepath.Base(daemontest.Binary), server)
+	s.Eventually(func() bool {
+		b, _ := os.ReadFile(s.Log)
+		return strings.Contains(string(b), tag+"started")
+	}, "the -log file %s must hold the server's %q line; %s", s.Log, tag+"started", see(11))
+	const refused = 3
+	for range refused {
+		r := s.Run(s.Command(s.Flags()...))
+		require.NotEqualf(t, 0, r.Code, "a second copy with the same -pidfile must be refused; %s", see(7))
+	}
+	// A refused copy logs once it has told its launcher.
+	var b []byte
+	s.Eventually(func() bool {
+		b, _ = os.ReadFile(s.Log)
+		return strings.Count(string(b), "\n") >= 1+refused
+	}, "the -log file %s must hold the server's line and one from each of the %d refused copies; it holds %q: open the file with O_APPEND, or a copy writes over the lines before it; %s", s.Log, refused, &b, see(11))
+	t.Logf("cat %s:\n%s", s.Log, b)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	form := regexp.MustCompile(`^\w{3} [ \d]\d \d\d:\d\d:\d\d ` + regexp.QuoteMeta(filepath.Base(daemontest.Binary)) + `\[\d+\]: `)
+	for _, line := range lines {
+		require.Truef(t, form.MatchString(line), "every line of the -log file %s must be a whole message, \"Mon DD HH:MM:SS NAME[PID]: ...\"; this one is garbled: %q: open the file with O_APPEND, or each copy writes from where its own offset says; %s", s.Log, line, see(11))
+	}
+	require.Containsf(t, string(b), tag+"started", "the server's %q line must still be in the -log file %s after %d refused copies wrote there; the file holds %q: a copy wrote over it; open the file with O_APPEND; %s", tag+"started", s.Log, refused, b, see(11))
 }

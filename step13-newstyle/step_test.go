@@ -7,6 +7,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -416,7 +417,9 @@ func TestSigtermStopsServerCleanly(t *testing.T) {
 	s := daemontest.New(t)
 	server, _ := start(t, s)
 	s.Signal(server, syscall.SIGTERM)
-	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	code := s.WaitExit(server)
+	require.NotEqualf(t, -1, code, "on SIGTERM the server %d must shut down and exit with status 0; SIGTERM killed it: catch SIGTERM (signal.Notify) and let the main loop shut down, removing the socket and the pid file; %s", server, see(10))
+	require.Equalf(t, 0, code, "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	for _, path := range []string{s.Socket, s.PidFile} {
 		_, err := os.Lstat(path)
 		require.ErrorIsf(t, err, fs.ErrNotExist, "on SIGTERM the server must remove %s; it is left behind; %s", path, see(10))
@@ -438,7 +441,9 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	inode := inodeOf(t, s.Socket)
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
-	require.Equalf(t, inode, inodeOf(t, s.Socket), "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
+	fi, err := os.Lstat(s.Socket)
+	require.NoErrorf(t, err, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's, which listens there now, and the server removed it; remove the socket only while the path still names the one the server bound (the same device and inode); %s", server, s.Socket, inode, see(10))
+	require.Equalf(t, inode, fi.Sys().(*syscall.Stat_t).Ino, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
 // Test that 50 connections opened and closed at once leave no zombie child
@@ -479,8 +484,16 @@ func TestSigtermEndsAndReapsWorkers(t *testing.T) {
 	}
 	require.NotEmptyf(t, workers, "the server %d must have a live worker for the open connection; its children: %v; %s", server, kids, see(1))
 	t.Logf("workers running: %v", workers)
+	// Another worker ends while that one runs: the server reaps it, and
+	// its reaping must not then wait for the live one, or the server
+	// neither serves nor handles the SIGTERM below.
+	_, err = launch.Echo(s.Socket, []byte("while another worker runs\n"))
+	require.NoErrorf(t, err, "with a worker still serving a held connection, the server %d must echo on another connection; it does not answer: its reaping must not wait for a live worker (wait4 with WNOHANG); %s", server, see(12))
+	s.EventuallyHolds(property.NoZombies, server)
 
 	s.Signal(server, syscall.SIGTERM)
+	exited := launch.WaitUntil(context.Background(), launch.Settle, func() bool { return !launch.Alive(server) })
+	require.Truef(t, exited, "on SIGTERM the server %d must exit within %v; it still runs: its reaping must not wait for a live worker (wait4 with WNOHANG); %s", server, launch.Settle, see(12))
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(12))
 	requireReaped(t, server, workers)
 }
@@ -1406,5 +1419,85 @@ func TestRejectsBadIdle(t *testing.T) {
 		r := s.Run(s.Command(append(s.Flags(), "-idle", d)...))
 		require.NotEqualf(t, 0, r.Code, "-idle %s must be refused: the program must exit non-zero; it exited 0; %s", d, see(12))
 		require.Containsf(t, r.Stderr, "-idle", "-idle %s: the message must name the flag; it is %q; %s", d, r.Stderr, see(12))
+	}
+}
+
+// Test that a socket whose listen queue is full is not taken for a stale
+// one: its server is only slow to accept. A connect that does not wait
+// fails with EAGAIN there, not ECONNREFUSED, and only a refused connection
+// proves a socket stale (recommendation 7).
+func TestKeepsSocketWithFullListenQueue(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	queued := listenWithFullQueue(t, s.Socket)
+	inode := inodeOf(t, s.Socket)
+	// A program that takes the socket for stale serves on, in the
+	// foreground: wait for its exit or for the socket to change.
+	started, output := runProgram(t, s, s.Command(s.Flags()...))
+	sameSocket := func() bool {
+		fi, err := os.Lstat(s.Socket)
+		return err == nil && fi.Sys().(*syscall.Stat_t).Ino == inode
+	}
+	launch.WaitUntil(context.Background(), launch.Settle, func() bool { return !launch.Alive(started) || !sameSocket() })
+	require.Truef(t, sameSocket(), "the socket %s, whose listen queue is full (%d connections wait), must still be the other program's (inode %d): the program %d removed it as stale (output: %q); a connect that fails with EAGAIN means someone listens; %s", s.Socket, queued, inode, started, output, see(7))
+	require.Falsef(t, launch.Alive(started), "a start while another program listens on %s must be refused: the program %d must exit; it still runs (output: %q); %s", s.Socket, started, output, see(7))
+}
+
+// listenWithFullQueue listens on a Unix socket at path with the shortest
+// queue, never accepts, and connects to it without waiting until a
+// connect fails with EAGAIN: the queue is full. It returns how many
+// connections wait in it. All is closed when the test ends.
+func listenWithFullQueue(t *testing.T, path string) (queued int) {
+	t.Helper()
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err, "set-up: socket")
+	t.Cleanup(func() { unix.Close(ln) })
+	require.NoErrorf(t, unix.Bind(ln, &unix.SockaddrUnix{Name: path}), "set-up: bind %s", path)
+	require.NoErrorf(t, unix.Listen(ln, 0), "set-up: listen on %s", path)
+	for queued < 100 {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err, "set-up: socket")
+		t.Cleanup(func() { unix.Close(fd) })
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err == unix.EAGAIN {
+			t.Logf("%s: %d connections wait in its listen queue; one more gets EAGAIN", path, queued)
+			return queued
+		}
+		require.NoErrorf(t, err, "set-up: connect to %s", path)
+		queued++
+	}
+	require.FailNowf(t, "set-up", "the listen queue of %s never filled: %d connections wait", path, queued)
+	return queued
+}
+
+// Test that no logged string holds a control character but the final
+// newline: a path with a carriage return, an escape sequence, DEL or a C1
+// control, written raw to standard error, the log from step 13, would
+// overwrite, hide or recolour what an administrator reads with journalctl
+// (recommendation 11). The path reaches the log inside an error the kernel
+// gave for it.
+func TestLoggedStringsHaveNoControlCharacters(t *testing.T) {
+	t.Parallel()
+	s := daemontest.New(t)
+	// A regular file where the socket's directory should be: the lstat of
+	// the socket path fails with ENOTDIR, and the error names the path.
+	notDir := filepath.Join(s.Dir, "a\rb\x1b[2Jc\x07d\x7fe\u0085f\u009bg")
+	require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+	r := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(notDir, "sock"))...))
+	require.NotEqualf(t, 0, r.Code, "a -socket whose directory is a regular file must be refused; it exited 0 (stdout %q); %s", r.Stdout, see(1))
+	require.Containsf(t, r.Stderr, "sock", "the refusal on standard error must name the -socket path; it is %q; %s", r.Stderr, see(1))
+	for _, line := range strings.SplitAfter(r.Stderr, "\n") {
+		requireNoControlCharacters(t, "a line on standard error, the log from step 13", strings.TrimSuffix(line, "\n"), see(11))
+	}
+}
+
+// requireNoControlCharacters requires text to hold no C0 or C1 control
+// character and no DEL, raw: each must be escaped (strconv.Quote does).
+func requireNoControlCharacters(t *testing.T, what, text, where string) {
+	t.Helper()
+	for i, r := range text {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			require.FailNowf(t, "a raw control character", "%s must hold no control character but its final newline: it holds %U at byte %d, raw: %q; escape every control character (unicode.IsControl), not only the newline; %s", what, r, i, text, where)
+		}
 	}
 }

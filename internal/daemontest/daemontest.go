@@ -67,6 +67,10 @@ func RunTests(m *testing.M) int {
 	// The tests judge the signals a server ignores itself, not those the
 	// shell that ran go test ignored (nohup).
 	launch.ResetInheritedSignals()
+	if err := markInheritedCloseOnExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "daemontest: %v\n", err)
+		return 1
+	}
 	killLeftovers()
 	dir, err := os.MkdirTemp("", "daemontest")
 	if err != nil {
@@ -91,6 +95,18 @@ func RunTests(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// markInheritedCloseOnExec keeps the descriptors the test process
+// inherited from reaching the launchers it starts, so that no test passes
+// or fails for how it was run: a descriptor left open to go test without
+// close-on-exec would be one more inherited descriptor in every launcher.
+// (Inherited signal dispositions are launch.ResetInheritedSignals' job.)
+func markInheritedCloseOnExec() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
+	return nil
 }
 
 // ProgramEnv names the environment variable that gives the tests a
@@ -281,7 +297,7 @@ func (s *Sandbox) StartFrom(cmd *exec.Cmd) (server int, launch launch.Result) {
 // exit status 0 (PROPERTIES.md, "The program").
 func requireStarted(t testing.TB, launch launch.Result) {
 	t.Helper()
-	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (see step 01's README.md, \"What the test checks\"; in a lab: README.md, \"What the tests require\")",
+	require.Equalf(t, 0, launch.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; fix this first: every other check needs a server (the message names what failed: see the README of the step that brings it in, and step 01's README.md, \"What the test checks\", for the launcher; in a lab: README.md, \"What the tests require\")",
 		launch.Pid, launch.Code, strings.TrimSpace(launch.Stderr))
 }
 
@@ -496,6 +512,9 @@ func (s *Sandbox) Daemons() []int {
 func (s *Sandbox) WaitExit(pid int) int {
 	s.t.Helper()
 	ws, err := reaper.WaitExit(pid, launch.Settle)
+	if err != nil && pid == s.server {
+		require.NoErrorf(s.t, err, "the server %d (the process listening on %s) must exit within %v; it still runs: is it blocked, writing to a log or a syslog socket that does not take the message, or waiting for its workers? (cat /proc/%d/stack, or send it SIGQUIT for its goroutines)", pid, s.Socket, launch.Settle, pid)
+	}
 	require.NoErrorf(s.t, err, "process %d must exit within %v", pid, launch.Settle)
 	if ws.Signaled() {
 		s.t.Logf("%d was killed by %v", pid, ws.Signal())
@@ -592,11 +611,11 @@ func (l *Syslog) WaitMatch(match func(syslogsink.Message) bool, what string, arg
 }
 
 // Messages returns the messages that have arrived so far, in order,
-// leaving out datagrams that are not in the form of SyslogMessage.
-func (l *Syslog) Messages() []SyslogMessage {
-	var ms []SyslogMessage
+// leaving out datagrams that are not in the RFC 3164 form.
+func (l *Syslog) Messages() []syslogsink.Message {
+	var ms []syslogsink.Message
 	for _, raw := range l.sink.Messages() {
-		if m, err := ParseSyslog(raw); err == nil {
+		if m, err := syslogsink.Parse(raw); err == nil {
 			ms = append(ms, m)
 		}
 	}
