@@ -1723,7 +1723,7 @@ func TestLongStalePidFileIsReplaced(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	const stale = "99999999999\n"
-	require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale), 0o644), "set-up: write %q to %s", stale, s.PidFile)
+	require.NoErrorf(t, os.WriteFile(s.PidFile, []byte(stale), 0o600), "set-up: write %q to %s", stale, s.PidFile)
 	server, _ := s.Start()
 	b, err := os.ReadFile(s.PidFile)
 	require.NoErrorf(t, err, "read the pid file %s", s.PidFile)
