@@ -60,7 +60,7 @@ func runFile(root string, cmds []command, timeout time.Duration, verbose bool) (
 		return err
 	}
 	defer os.RemoveAll(sandbox)
-	if err := os.Chmod(sandbox, 0o1777); err != nil { // /tmp's own mode
+	if err := os.Chmod(sandbox, 0o777|os.ModeSticky); err != nil { // /tmp's own mode: os.Chmod ignores 0o1000
 		return err
 	}
 	term, err := pty.Open()
