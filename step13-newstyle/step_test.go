@@ -784,7 +784,7 @@ func TestSurvivesProcessLimit(t *testing.T) {
 		t.Skip("needs prlimit, from util-linux")
 	}
 	s := daemontest.New(t)
-	require.NoError(t, os.Chmod(s.Dir, 0o777), "set-up: let nobody create the server's files")
+	require.NoError(t, os.Chown(s.Dir, 65534, 65534), "set-up: let nobody create the server's files")
 	binary := filepath.Join(s.Dir, "echod") // a path nobody may execute
 	require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
