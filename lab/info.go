@@ -57,7 +57,7 @@ var info = map[int]stepInfo{
 	},
 	7: {
 		Hints: []string{
-			"`/proc/locks` (proc(5)) lists every lock with the pid that took it and the file's MAJOR:MINOR:INODE; `stat -c %i PIDFILE` gives the inode.",
+			"`/proc/locks` (proc(5)) lists the flock(2) and fcntl(2) locks of the processes in its pid namespace (all of them in the initial one), each with the pid that took it (-1 for an open file description lock) and the file's MAJOR:MINOR:INODE; `stat -c %i PIDFILE` gives the inode.",
 			"flock(2) and fcntl(2) (F_SETLK, and open file description locks): which lock belongs to a process, which to an open file, and what happens to each across execve(2) and when a descriptor is closed?",
 			"Which process must take the lock for /proc/locks to show the server's pid? And what does a descriptor opened without O_CLOEXEC (open(2)) give every process started after it?",
 			"A second start must fail with one line on its own standard error: how does the launcher already learn that the server could not start?",

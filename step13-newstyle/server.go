@@ -170,6 +170,8 @@ func isAt(path string, fi os.FileInfo) bool {
 // than spin; any other failure ends it.
 func accept(ln *os.File, conns chan<- int, failed chan<- error) {
 	var delay time.Duration
+	var logged time.Time // when the last failure was logged
+	held := 0            // failures not logged since
 	for {
 		conn, err := acceptConn(ln)
 		if err == nil {
@@ -182,7 +184,15 @@ func accept(ln *os.File, conns chan<- int, failed chan<- error) {
 			return
 		}
 		delay = min(max(2*delay, minAcceptDelay), maxAcceptDelay)
-		logError("accept: %v; trying again in %v", err, delay)
+		// Recommendation 11: one message a second at most. A success resets
+		// the delay, so a shortage that lets every other accept through
+		// would otherwise log every few milliseconds.
+		if time.Since(logged) < time.Second {
+			held++
+		} else {
+			logError("accept: %v; trying again in %v (%d more failures since the last message)", err, delay, held)
+			logged, held = time.Now(), 0
+		}
 		time.Sleep(delay)
 	}
 }

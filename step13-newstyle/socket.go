@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +19,9 @@ import (
 // dynamic loader (PERFORMANCE.md). The socket is close-on-exec, so that no
 // worker inherits it.
 func listen(path string) (*os.File, error) {
+	if err := checkDirectories(path); err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
@@ -122,4 +128,89 @@ func fileType(fi fs.FileInfo) string {
 	default:
 		return "file type " + t.String()
 	}
+}
+
+// checkDirectories returns an error unless every directory on the way to
+// path, and every symbolic link followed on the way, belongs to root or to
+// this user, and no directory may be written by group or others unless it
+// is sticky, as /tmp is. Otherwise another user could rename or replace a
+// name on the way, and send a server running as root to write or remove
+// one of root's files. It resolves the path one name at a time, as the
+// kernel does, so it checks both the names as given and where their links
+// lead (OpenSSH's safe_path and systemd's safe path resolution check the
+// same).
+func checkDirectories(path string) error {
+	names := strings.Split(filepath.Dir(path), "/")
+	dir := "/"
+	if err := checkDirectory(path, dir); err != nil {
+		return err
+	}
+	for links := 0; len(names) > 0; {
+		name := names[0]
+		names = names[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			dir = filepath.Dir(dir) // dir holds no link: already resolved
+			continue
+		}
+		next := filepath.Join(dir, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return fmt.Errorf("%q: %w", path, err)
+		}
+		if fi.Mode().Type() == os.ModeSymlink {
+			if err := checkOwner(path, next, fi); err != nil {
+				return err
+			}
+			if links++; links > 40 { // the kernel's limit (path_resolution(7))
+				return fmt.Errorf("%q: %w", path, unix.ELOOP)
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return fmt.Errorf("%q: %w", path, err)
+			}
+			if filepath.IsAbs(target) {
+				dir = "/"
+			}
+			names = append(strings.Split(target, "/"), names...)
+			continue
+		}
+		if err := checkDirectory(path, next); err != nil {
+			return err
+		}
+		dir = next
+	}
+	return nil
+}
+
+// checkDirectory returns an error unless dir, on the way to path, is a
+// directory of root or of this user that group and others may not write,
+// or may write only with the sticky bit set.
+func checkDirectory(path, dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("%q: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%q: %q is not a directory", path, dir)
+	}
+	if err := checkOwner(path, dir, fi); err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%q: the directory %q (mode %v) may be written by group or others and is not sticky; refusing to use it", path, dir, fi.Mode())
+	}
+	return nil
+}
+
+// checkOwner returns an error unless fi, the directory or symbolic link
+// name on the way to path, belongs to root or to this user.
+func checkOwner(path, name string, fi os.FileInfo) error {
+	owner := int(fi.Sys().(*syscall.Stat_t).Uid)
+	if owner == 0 || owner == os.Geteuid() {
+		return nil
+	}
+	return fmt.Errorf("%q: %s %q belongs to uid %d, not root or uid %d; refusing to use it", path, fileType(fi), name, owner, os.Geteuid())
 }

@@ -26,7 +26,15 @@ const workerGrace = time.Second
 // every descriptor this program opens, is close-on-exec and stays behind.
 // It returns the worker's pid.
 func startWorker(conn int) (int, error) {
-	return reexec(roleWorker, []uintptr{0, 1, 2, uintptr(conn)}, nil)
+	pid, err := reexec(roleWorker, []uintptr{0, 1, 2, uintptr(conn)}, nil)
+	if errors.Is(err, unix.EBADF) {
+		// ForkExec's child first moves its status pipe above the highest
+		// descriptor it passes on. When conn is the last descriptor that
+		// RLIMIT_NOFILE allows, there is none above it, and dup3 fails with
+		// EBADF: the server is out of descriptors. Say so (recommendation 11).
+		err = fmt.Errorf("%w: no descriptor free above the connection's (%d) for exec", unix.EMFILE, conn)
+	}
+	return pid, err
 }
 
 // limitIdle gives the connection conn a time limit on every read and

@@ -33,7 +33,7 @@ type Snapshot struct {
 	OpenFiles   map[FileID]string // the files its descriptors refer to, by device and inode
 	Cwd         string
 	CwdErr      error
-	Locks       []proc.Lock // every lock on the machine
+	Locks       []proc.Lock // the locks /proc/locks lists: those of this pid namespace's processes (proc(5))
 	LocksErr    error
 	Children    []proc.Stat // zombies included
 	ChildrenErr error
