@@ -249,15 +249,124 @@ static const char *perm_string(mode_t mode)
 }
 
 /*
+ * check_owner fails unless st, of the directory or symbolic link name on
+ * the way to path, belongs to root or to this user.
+ */
+static int check_owner(const char *path, const char *name, const struct stat *st)
+{
+	if (st->st_uid == 0 || st->st_uid == geteuid())
+		return 0;
+	return fail("%s: %s %s belongs to uid %u, not root or uid %u; refusing to use it",
+		    quoted(path), file_type(st->st_mode), quoted(name), (unsigned)st->st_uid, (unsigned)geteuid());
+}
+
+/*
+ * check_directory fails unless dir, on the way to path, is a directory of
+ * root or of this user that group and others may not write, or may write
+ * only with the sticky bit set, as /tmp.
+ */
+static int check_directory(const char *path, const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return fail("%s: %s: %s", quoted(path), quoted(dir), errstr(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail("%s: %s is not a directory", quoted(path), quoted(dir));
+	if (check_owner(path, dir, &st) < 0)
+		return -1;
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)
+		return fail("%s: the directory %s (mode %s) may be written by group or others and is not sticky; refusing to use it",
+			    quoted(path), quoted(dir), perm_string(st.st_mode));
+	return 0;
+}
+
+/*
+ * check_directories fails unless every directory on the way to path, and
+ * every symbolic link followed on the way, belongs to root or to this
+ * user, and no directory may be written by group or others unless it is
+ * sticky. Otherwise another user could rename or replace a name on the
+ * way, and send a server running as root to write or remove one of root's
+ * files. It resolves the path one name at a time, as the kernel does
+ * (path_resolution(7)), so it checks both the names as given and where
+ * their links lead. path is absolute (abs_path).
+ */
+static int check_directories(const char *path)
+{
+	static char rest[2 * PATH_MAX], dir[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof rest)
+		return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+	memcpy(rest, path, n);
+	rest[n] = '\0';
+	strcpy(dir, "/");
+	if (check_directory(path, dir) < 0)
+		return -1;
+	for (int links = 0; rest[0] != '\0';) {
+		/* Take the first name off rest. */
+		char name[NAME_MAX + 1];
+		size_t len = strcspn(rest, "/");
+		if (len > NAME_MAX)
+			return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+		memcpy(name, rest, len);
+		name[len] = '\0';
+		memmove(rest, rest + len + (rest[len] == '/'), strlen(rest + len + (rest[len] == '/')) + 1);
+		if (len == 0 || strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			/* dir holds no link: it is resolved already. */
+			char *last = strrchr(dir, '/');
+			last[last == dir] = '\0';
+			continue;
+		}
+		if (snprintf(next, sizeof next, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", name) >= (int)sizeof next)
+			return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+		struct stat st;
+		if (lstat(next, &st) < 0)
+			return fail("%s: %s", quoted(path), errstr(errno));
+		if (S_ISLNK(st.st_mode)) {
+			if (check_owner(path, next, &st) < 0)
+				return -1;
+			if (++links > 40) /* the kernel's limit */
+				return fail("%s: %s", quoted(path), errstr(ELOOP));
+			ssize_t t = readlink(next, target, sizeof target - 1);
+			if (t < 0)
+				return fail("%s: %s", quoted(path), errstr(errno));
+			target[t] = '\0';
+			if (target[0] == '/')
+				strcpy(dir, "/");
+			/* rest = target "/" rest */
+			size_t r = strlen(rest);
+			if ((size_t)t + 1 + r >= sizeof rest)
+				return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+			memmove(rest + t + 1, rest, r + 1);
+			memcpy(rest, target, (size_t)t);
+			rest[t] = '/';
+			continue;
+		}
+		if (check_directory(path, next) < 0)
+			return -1;
+		strcpy(dir, next);
+	}
+	return 0;
+}
+
+/*
  * open_private_file opens the file at path, or refuses it unless it is a
  * regular file that this user owns and no one else may write: in /tmp,
  * another user may plant a link, a FIFO or a file of theirs for a daemon
- * running as root to trust (CVE-2018-16888). A FIFO must not block:
- * O_NONBLOCK. O_CLOEXEC: no program this one might execute inherits it.
+ * running as root to trust (CVE-2018-16888). A file with a second name (a
+ * hard link) is refused too: another user may have linked a file of this
+ * user's there, for the server to write into. O_NOFOLLOW guards the last
+ * name only: check_directories first makes sure that nobody else controls
+ * the directories on the way. A FIFO must not block: O_NONBLOCK.
+ * O_CLOEXEC: no program this one might execute inherits it.
  */
-static int open_private_file(const char *path, int flags)
+static int open_private_file(const char *path, int flags, mode_t perm)
 {
-	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (check_directories(path) < 0)
+		return -1;
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, perm);
 	if (fd < 0 && (errno == ELOOP || errno == ENXIO))
 		return fail("%s is a symbolic link, a FIFO or a socket; refusing to use it", quoted(path));
 	if (fd < 0)
@@ -265,6 +374,11 @@ static int open_private_file(const char *path, int flags)
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		fail("stat %s: %s", path, errstr(errno));
+		close(fd);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		fail("%s has %lu links (another name for the same file); refusing to use it", quoted(path), (unsigned long)st.st_nlink);
 		close(fd);
 		return -1;
 	}
@@ -325,7 +439,7 @@ static const char *lock_holder(int fd)
  */
 static int lock_pidfile(const char *path)
 {
-	int fd = open_private_file(path, O_RDWR | O_CREAT);
+	int fd = open_private_file(path, O_RDWR | O_CREAT, 0600);
 	if (fd < 0)
 		return wrap("pid file: ");
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -407,7 +521,7 @@ static const char *stamp(void)
  */
 static int start_logging(const char *syslog_path, const char *log_path)
 {
-	int fd = open_private_file(log_path, O_WRONLY | O_APPEND | O_CREAT);
+	int fd = open_private_file(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 	if (fd < 0)
 		return wrap("log file: ");
 	if (dup2(fd, 2) < 0) {
@@ -644,6 +758,11 @@ static int remove_stale_socket(const char *path)
  */
 static int listen_on(const char *path)
 {
+#if STEP >= 7
+	/* Nobody else may control the directories on the way (check_directories). */
+	if (check_directories(path) < 0)
+		return wrap("socket: ");
+#endif
 	if (remove_stale_socket(path) < 0)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
