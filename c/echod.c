@@ -429,6 +429,21 @@ static const char *lock_holder(int fd)
 #if STEP >= 7
 
 /*
+ * check_unreadable fails if the group or others may read the open file fd
+ * at path: whoever can open it can hold its lock.
+ */
+static int check_unreadable(const char *path, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return fail("stat %s: %s", path, errstr(errno));
+	if ((st.st_mode & 044) != 0)
+		return fail("%s has mode %s: others may open it and hold its lock (flock needs only a read descriptor); refusing to use it",
+			    quoted(path), perm_string(st.st_mode));
+	return 0;
+}
+
+/*
  * lock_pidfile locks the pid file so that only one copy runs
  * (recommendation 7). The kernel drops an flock(2) when the last
  * descriptor of the open file goes, however the server ends: the lock
@@ -440,6 +455,10 @@ static const char *lock_holder(int fd)
 static int lock_pidfile(const char *path)
 {
 	int fd = open_private_file(path, O_RDWR | O_CREAT, 0600);
+	if (fd >= 0 && check_unreadable(path, fd) < 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0)
 		return wrap("pid file: ");
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
