@@ -570,7 +570,7 @@ static struct {
 	const char *syslog_path;
 	int file;         /* the -log file */
 	const char *path; /* the -log path, to reopen it after a rotation */
-	int stderr;       /* whether descriptor 2 is the -log file */
+	int on_stderr;    /* whether descriptor 2 is the -log file */
 	long lost;        /* messages neither took, told with the next one */
 } daemon_log = {NULL, -1, NULL, 0, 0};
 
@@ -612,7 +612,7 @@ static void take_stderr(void)
 		dup2(0, 2);
 		return;
 	}
-	daemon_log.stderr = dup2(daemon_log.file, 2) == 2;
+	daemon_log.on_stderr = dup2(daemon_log.file, 2) == 2;
 }
 
 /*
@@ -636,7 +636,7 @@ static void reopen_if_moved(void)
 	memcpy(errbuf, saved, sizeof errbuf);
 	if (fd < 0)
 		return;
-	if (daemon_log.stderr)
+	if (daemon_log.on_stderr)
 		dup2(fd, 2);
 	close(daemon_log.file);
 	daemon_log.file = fd;
@@ -1638,8 +1638,8 @@ static int run_launcher(const struct config *cfg)
 	 * Until the server is ready, though, its standard error is the
 	 * notification pipe: whatever dies before it can say why on the pipe
 	 * (libc aborting on a failed assertion or a corrupt heap, say) writes
-	 * why there, and the launcher prints it. The server points descriptor
-	 * 2 at /dev/null when it notifies (release_stderr).
+	 * why there, and the launcher prints it. The server moves descriptor 2
+	 * off the pipe when it notifies (release_stderr).
 	 */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
