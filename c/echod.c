@@ -90,6 +90,10 @@ struct server {
 	int listener;    /* the listening socket */
 	const char *path; /* the path it is bound to */
 	int accept_delay; /* ms to wait after a failed accept; 0 after a success */
+#if STEP >= 11
+	double accept_logged; /* when an accept failure was last logged, in seconds */
+	long accept_held;     /* accept failures not logged since */
+#endif
 #if STEP >= 7
 	int lock;            /* the locked pid file: only one copy runs */
 	const char *pidfile; /* its path */
@@ -154,13 +158,52 @@ static const char *errstr(int e)
 }
 
 /*
+ * utf8_len returns the length of the UTF-8 sequence at p, or 0 if the
+ * bytes there are not valid UTF-8 (an overlong form, a surrogate, a
+ * stray continuation byte), as Go's utf8.DecodeRuneInString decides.
+ */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+	if (p[0] < 0x80)
+		return 1;
+	else if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * is_control reports whether the character at p is a control character,
+ * as Go's unicode.IsControl says: C0 (below 0x20), DEL, or C1 (U+0080 to
+ * U+009F, two bytes in UTF-8, 0xc2 0x80 to 0xc2 0x9f), which some
+ * terminals obey as escape sequences as well.
+ */
+static int is_control(const unsigned char *p)
+{
+	return *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+}
+
+/*
  * escape appends s to the buffer out (of n bytes, at *len) with every
  * control character escaped as Go's %q does, and, when quote is set, the
- * quote and the backslash too.
+ * quote and the backslash too. A byte that is not valid UTF-8 is escaped
+ * as \xNN, as %q does, so that what a terminal shows is what was there.
  */
 static void escape(char *out, size_t n, size_t *len, const char *s, int quote)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p && *len + 5 < n; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p && *len + 7 < n; p++) {
 		const char *named = NULL;
 		switch (*p) {
 		case '\a': named = "\\a"; break;
@@ -173,12 +216,19 @@ static void escape(char *out, size_t n, size_t *len, const char *s, int quote)
 		case '"': named = quote ? "\\\"" : NULL; break;
 		case '\\': named = quote ? "\\\\" : NULL; break;
 		}
-		if (named)
+		size_t seq = utf8_len(p);
+		if (named) {
 			*len += (size_t)snprintf(out + *len, n - *len, "%s", named);
-		else if (*p < 0x20 || *p == 0x7f)
+		} else if (is_control(p) && seq == 2) {
+			*len += (size_t)snprintf(out + *len, n - *len, "\\u%04x", p[1]);
+			p++;
+		} else if (is_control(p) || seq == 0) {
 			*len += (size_t)snprintf(out + *len, n - *len, "\\x%02x", *p);
-		else
-			out[(*len)++] = (char)*p;
+		} else {
+			for (size_t i = 0; i < seq && *len + 1 < n; i++)
+				out[(*len)++] = (char)p[i];
+			p += seq - 1;
+		}
 	}
 	out[*len] = '\0';
 }
@@ -210,7 +260,7 @@ static const char *one_line(const char *s)
 	static char buf[sizeof errbuf * 4];
 	int control = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		control |= *p < 0x20 || *p == 0x7f;
+		control |= is_control(p);
 	if (!control)
 		return s;
 	size_t len = 0;
@@ -249,15 +299,124 @@ static const char *perm_string(mode_t mode)
 }
 
 /*
+ * check_owner fails unless st, of the directory or symbolic link name on
+ * the way to path, belongs to root or to this user.
+ */
+static int check_owner(const char *path, const char *name, const struct stat *st)
+{
+	if (st->st_uid == 0 || st->st_uid == geteuid())
+		return 0;
+	return fail("%s: %s %s belongs to uid %u, not root or uid %u; refusing to use it",
+		    quoted(path), file_type(st->st_mode), quoted(name), (unsigned)st->st_uid, (unsigned)geteuid());
+}
+
+/*
+ * check_directory fails unless dir, on the way to path, is a directory of
+ * root or of this user that group and others may not write, or may write
+ * only with the sticky bit set, as /tmp.
+ */
+static int check_directory(const char *path, const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return fail("%s: %s: %s", quoted(path), quoted(dir), errstr(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail("%s: %s is not a directory", quoted(path), quoted(dir));
+	if (check_owner(path, dir, &st) < 0)
+		return -1;
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)
+		return fail("%s: the directory %s (mode %s) may be written by group or others and is not sticky; refusing to use it",
+			    quoted(path), quoted(dir), perm_string(st.st_mode));
+	return 0;
+}
+
+/*
+ * check_directories fails unless every directory on the way to path, and
+ * every symbolic link followed on the way, belongs to root or to this
+ * user, and no directory may be written by group or others unless it is
+ * sticky. Otherwise another user could rename or replace a name on the
+ * way, and send a server running as root to write or remove one of root's
+ * files. It resolves the path one name at a time, as the kernel does
+ * (path_resolution(7)), so it checks both the names as given and where
+ * their links lead. path is absolute (abs_path).
+ */
+static int check_directories(const char *path)
+{
+	static char rest[2 * PATH_MAX], dir[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof rest)
+		return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+	memcpy(rest, path, n);
+	rest[n] = '\0';
+	strcpy(dir, "/");
+	if (check_directory(path, dir) < 0)
+		return -1;
+	for (int links = 0; rest[0] != '\0';) {
+		/* Take the first name off rest. */
+		char name[NAME_MAX + 1];
+		size_t len = strcspn(rest, "/");
+		if (len > NAME_MAX)
+			return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+		memcpy(name, rest, len);
+		name[len] = '\0';
+		memmove(rest, rest + len + (rest[len] == '/'), strlen(rest + len + (rest[len] == '/')) + 1);
+		if (len == 0 || strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			/* dir holds no link: it is resolved already. */
+			char *last = strrchr(dir, '/');
+			last[last == dir] = '\0';
+			continue;
+		}
+		if (snprintf(next, sizeof next, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", name) >= (int)sizeof next)
+			return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+		struct stat st;
+		if (lstat(next, &st) < 0)
+			return fail("%s: %s", quoted(path), errstr(errno));
+		if (S_ISLNK(st.st_mode)) {
+			if (check_owner(path, next, &st) < 0)
+				return -1;
+			if (++links > 40) /* the kernel's limit */
+				return fail("%s: %s", quoted(path), errstr(ELOOP));
+			ssize_t t = readlink(next, target, sizeof target - 1);
+			if (t < 0)
+				return fail("%s: %s", quoted(path), errstr(errno));
+			target[t] = '\0';
+			if (target[0] == '/')
+				strcpy(dir, "/");
+			/* rest = target "/" rest */
+			size_t r = strlen(rest);
+			if ((size_t)t + 1 + r >= sizeof rest)
+				return fail("%s: %s", quoted(path), errstr(ENAMETOOLONG));
+			memmove(rest + t + 1, rest, r + 1);
+			memcpy(rest, target, (size_t)t);
+			rest[t] = '/';
+			continue;
+		}
+		if (check_directory(path, next) < 0)
+			return -1;
+		strcpy(dir, next);
+	}
+	return 0;
+}
+
+/*
  * open_private_file opens the file at path, or refuses it unless it is a
  * regular file that this user owns and no one else may write: in /tmp,
  * another user may plant a link, a FIFO or a file of theirs for a daemon
- * running as root to trust (CVE-2018-16888). A FIFO must not block:
- * O_NONBLOCK. O_CLOEXEC: no program this one might execute inherits it.
+ * running as root to trust (CVE-2018-16888). A file with a second name (a
+ * hard link) is refused too: another user may have linked a file of this
+ * user's there, for the server to write into. O_NOFOLLOW guards the last
+ * name only: check_directories first makes sure that nobody else controls
+ * the directories on the way. A FIFO must not block: O_NONBLOCK.
+ * O_CLOEXEC: no program this one might execute inherits it.
  */
-static int open_private_file(const char *path, int flags)
+static int open_private_file(const char *path, int flags, mode_t perm)
 {
-	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (check_directories(path) < 0)
+		return -1;
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, perm);
 	if (fd < 0 && (errno == ELOOP || errno == ENXIO))
 		return fail("%s is a symbolic link, a FIFO or a socket; refusing to use it", quoted(path));
 	if (fd < 0)
@@ -265,6 +424,11 @@ static int open_private_file(const char *path, int flags)
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		fail("stat %s: %s", path, errstr(errno));
+		close(fd);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		fail("%s has %lu links (another name for the same file); refusing to use it", quoted(path), (unsigned long)st.st_nlink);
 		close(fd);
 		return -1;
 	}
@@ -315,6 +479,21 @@ static const char *lock_holder(int fd)
 #if STEP >= 7
 
 /*
+ * check_unreadable fails if the group or others may read the open file fd
+ * at path: whoever can open it can hold its lock.
+ */
+static int check_unreadable(const char *path, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return fail("stat %s: %s", path, errstr(errno));
+	if ((st.st_mode & 044) != 0)
+		return fail("%s has mode %s: others may open it and hold its lock (flock needs only a read descriptor); refusing to use it",
+			    quoted(path), perm_string(st.st_mode));
+	return 0;
+}
+
+/*
  * lock_pidfile locks the pid file so that only one copy runs
  * (recommendation 7). The kernel drops an flock(2) when the last
  * descriptor of the open file goes, however the server ends: the lock
@@ -325,7 +504,11 @@ static const char *lock_holder(int fd)
  */
 static int lock_pidfile(const char *path)
 {
-	int fd = open_private_file(path, O_RDWR | O_CREAT);
+	int fd = open_private_file(path, O_RDWR | O_CREAT, 0600);
+	if (fd >= 0 && check_unreadable(path, fd) < 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0)
 		return wrap("pid file: ");
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -385,9 +568,11 @@ static int write_pid(int fd)
  * file; before start_logging, it counts them as lost. */
 static struct {
 	const char *syslog_path;
-	int file; /* the -log file */
-	long lost; /* messages neither took, told with the next one */
-} daemon_log = {NULL, -1, 0};
+	int file;         /* the -log file */
+	const char *path; /* the -log path, to reopen it after a rotation */
+	int on_stderr;    /* whether descriptor 2 is the -log file */
+	long lost;        /* messages neither took, told with the next one */
+} daemon_log = {NULL, -1, NULL, 0, 0};
 
 /* stamp formats the time as RFC 3164 wants it: "Jan  2 15:04:05". */
 static const char *stamp(void)
@@ -401,23 +586,60 @@ static const char *stamp(void)
 }
 
 /*
- * start_logging opens the -log file and points descriptor 2 at it, so that
- * what the server or a worker writes there is not lost in /dev/null
- * (recommendation 11).
+ * start_logging opens the -log file. Once the server is ready, descriptor
+ * 2 moves to it too (take_stderr).
  */
 static int start_logging(const char *syslog_path, const char *log_path)
 {
-	int fd = open_private_file(log_path, O_WRONLY | O_APPEND | O_CREAT);
+	int fd = open_private_file(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 	if (fd < 0)
 		return wrap("log file: ");
-	if (dup2(fd, 2) < 0) {
-		fail("log file: point descriptor 2 at it: %s", errstr(errno));
-		close(fd);
-		return -1;
-	}
 	daemon_log.syslog_path = syslog_path;
 	daemon_log.file = fd;
+	daemon_log.path = log_path;
 	return 0;
+}
+
+/*
+ * take_stderr points descriptor 2 at the -log file, so that what the
+ * server or a worker writes there is not lost in /dev/null
+ * (recommendation 11), or, before start_logging, at /dev/null
+ * (descriptor 0).
+ */
+static void take_stderr(void)
+{
+	if (daemon_log.file < 0) {
+		dup2(0, 2);
+		return;
+	}
+	daemon_log.on_stderr = dup2(daemon_log.file, 2) == 2;
+}
+
+/*
+ * reopen_if_moved reopens the -log file when its path no longer names the
+ * file the logger holds: logrotate renamed it, or someone deleted it.
+ * Otherwise the server would write to the renamed file for ever. A stat
+ * per line written to the file is cheap beside the write. Descriptor 2
+ * follows, and so do the workers started from now on. A new file that
+ * cannot be opened (refused, say, or with no descriptor left) leaves the
+ * logger on the old one.
+ */
+static void reopen_if_moved(void)
+{
+	struct stat open_st;
+	if (fstat(daemon_log.file, &open_st) < 0 || is_at(daemon_log.path, &open_st))
+		return;
+	/* A refusal must not overwrite the failure that errbuf may hold. */
+	static char saved[sizeof errbuf];
+	memcpy(saved, errbuf, sizeof errbuf);
+	int fd = open_private_file(daemon_log.path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	memcpy(errbuf, saved, sizeof errbuf);
+	if (fd < 0)
+		return;
+	if (daemon_log.on_stderr)
+		dup2(fd, 2);
+	close(daemon_log.file);
+	daemon_log.file = fd;
 }
 
 /*
@@ -471,6 +693,8 @@ static void log_send(int priority, const char *fmt, va_list ap)
 		return;
 	}
 	snprintf(line + n, sizeof line - (size_t)n, "\n");
+	if (daemon_log.file >= 0)
+		reopen_if_moved();
 	if (daemon_log.file >= 0 && write_all(daemon_log.file, line, strlen(line)) == 0)
 		daemon_log.lost = 0;
 	else
@@ -494,11 +718,21 @@ __attribute__((format(printf, 1, 2))) static void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 #else
+#if STEP >= 6
 
 /*
  * log_error reports a failure of the running server. It writes to standard
- * error, which the server shares with the launcher.
+ * error, which is /dev/null once the server is ready (recommendation 6):
+ * until step 11 sends them to syslog, these messages are lost.
  */
+#else
+
+/*
+ * log_error reports a failure of the running server. It writes to standard
+ * error, which the server shares with the launcher: the terminal or pipe
+ * of whoever started it, even after the launcher has exited.
+ */
+#endif
 __attribute__((format(printf, 1, 2))) static void log_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -644,6 +878,11 @@ static int remove_stale_socket(const char *path)
  */
 static int listen_on(const char *path)
 {
+#if STEP >= 7
+	/* Nobody else may control the directories on the way (check_directories). */
+	if (check_directories(path) < 0)
+		return wrap("socket: ");
+#endif
 	if (remove_stale_socket(path) < 0)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -669,6 +908,9 @@ static int start_server(const struct config *cfg, struct server *srv)
 {
 	memset(srv, 0, sizeof *srv);
 	srv->path = cfg->socket;
+#if STEP >= 11
+	srv->accept_logged = -1e9; /* the first failure is logged at once */
+#endif
 #if STEP >= 9
 	/*
 	 * Recommendation 9: choose the permissions of the files the server
@@ -762,6 +1004,16 @@ static void sleep_ms(int ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
+#if STEP >= 11
+
+/* now returns the monotonic clock in seconds. */
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+#endif
 
 /*
  * echo sends back every byte it reads from fd until the client has closed
@@ -859,14 +1111,6 @@ static pid_t start_worker(const struct server *srv, int conn)
 	_exit(run_worker(conn));
 }
 #if STEP >= 12
-
-/* now returns the monotonic clock in seconds. */
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * log_trouble logs a worker's trouble at most once a second, so that a
@@ -1024,6 +1268,41 @@ static int limit_idle(int conn, const struct timeval *idle)
 }
 #endif
 
+#if STEP >= 11
+/*
+ * log_accept_failure logs that accept failed with errno e, and when it
+ * tries again, at most once a second (recommendation 11). A success resets
+ * the delay, so a shortage that lets every other accept through would
+ * otherwise log every few milliseconds. The next message it logs says how
+ * many it held back.
+ */
+static void log_accept_failure(struct server *srv, int e)
+{
+	if (now() - srv->accept_logged < 1) {
+		srv->accept_held++;
+		return;
+	}
+	char delay[16];
+	if (srv->accept_delay < 1000)
+		snprintf(delay, sizeof delay, "%dms", srv->accept_delay);
+	else
+		snprintf(delay, sizeof delay, "%ds", srv->accept_delay / 1000);
+	log_error("accept: %s; trying again in %s (%ld more failures since the last message)", errstr(e), delay, srv->accept_held);
+	srv->accept_logged = now();
+	srv->accept_held = 0;
+}
+#else
+/* log_accept_failure logs that accept failed with errno e, and when it
+ * tries again. */
+static void log_accept_failure(const struct server *srv, int e)
+{
+	if (srv->accept_delay < 1000)
+		log_error("accept: %s; trying again in %dms", errstr(e), srv->accept_delay);
+	else
+		log_error("accept: %s; trying again in %ds", errstr(e), srv->accept_delay / 1000);
+}
+#endif
+
 /*
  * accept_one accepts a connection and hands it to a worker. A passing
  * failure, such as running out of descriptors, makes it wait and try again
@@ -1041,10 +1320,7 @@ static int accept_one(struct server *srv)
 		srv->accept_delay = srv->accept_delay * 2 < MIN_ACCEPT_DELAY_MS ? MIN_ACCEPT_DELAY_MS : srv->accept_delay * 2;
 		if (srv->accept_delay > MAX_ACCEPT_DELAY_MS)
 			srv->accept_delay = MAX_ACCEPT_DELAY_MS;
-		if (srv->accept_delay < 1000)
-			log_error("accept: %s; trying again in %dms", errstr(e), srv->accept_delay);
-		else
-			log_error("accept: %s; trying again in %ds", errstr(e), srv->accept_delay / 1000);
+		log_accept_failure(srv, e);
 		sleep_ms(srv->accept_delay);
 		return 0;
 	}
@@ -1156,6 +1432,39 @@ static void shutdown_server(struct server *srv)
 #endif
 
 /* ---- the launcher and the notification pipe ---- */
+#if STEP >= 11
+
+/*
+ * release_stderr points descriptor 2 at the -log file (recommendation 11),
+ * or at /dev/null as 0 and 1 are, if it is still the notification pipe
+ * notify: the launcher stops reading once it has been told, and a later
+ * write to the pipe would fail. A descriptor 2 that already moved
+ * elsewhere stays.
+ */
+#elif STEP >= 6
+
+/*
+ * release_stderr points descriptor 2 at /dev/null, as 0 and 1 are
+ * (recommendation 6), if it is still the notification pipe notify: the
+ * launcher stops reading once it has been told, and a later write to the
+ * pipe would fail. A descriptor 2 that already moved elsewhere stays.
+ */
+#endif
+#if STEP >= 6
+static void release_stderr(int notify)
+{
+	struct stat stderr_st, notify_st;
+	if (fstat(2, &stderr_st) < 0 || fstat(notify, &notify_st) < 0)
+		return;
+	if (stderr_st.st_dev != notify_st.st_dev || stderr_st.st_ino != notify_st.st_ino)
+		return;
+#if STEP >= 11
+	take_stderr(); /* the -log file (recommendation 11) */
+#else
+	dup2(0, 2); /* descriptor 0 is /dev/null */
+#endif
+}
+#endif
 
 /*
  * notify_launcher tells the launcher how the server's start went, on the
@@ -1165,6 +1474,9 @@ static void shutdown_server(struct server *srv)
  */
 static void notify_launcher(int notify, const char *err)
 {
+#if STEP >= 6
+	release_stderr(notify);
+#endif
 	if (err != NULL)
 		dprintf(notify, "error: %s\n", one_line(err));
 	else
@@ -1232,11 +1544,21 @@ static int run_session_leader(const struct config *cfg, int notify)
 }
 #endif
 
+#if STEP >= 6
+/*
+ * await_ready reads the one line that the server writes on the
+ * notification pipe: "ready PID" once it listens, or the reason it could
+ * not start, which may be the first line of what the server wrote on its
+ * standard error as it died. It returns the server's pid, or -1 with the
+ * reason in errbuf.
+ */
+#else
 /*
  * await_ready reads the one line that the server writes on the
  * notification pipe: "ready PID" once it listens, or the reason it could
  * not start. It returns the server's pid, or -1 with the reason in errbuf.
  */
+#endif
 static pid_t await_ready(int ready)
 {
 	static char line[sizeof errbuf * 4 + 16];
@@ -1261,7 +1583,13 @@ static pid_t await_ready(int ready)
 			return fail("the server reported %s", quoted(line));
 		return (pid_t)pid;
 	}
+#if STEP >= 6
+	if (strncmp(line, "error: ", 7) == 0)
+		return fail("%s", line + 7);
+	return fail("the server died before it was ready: %s", one_line(line));
+#else
 	return fail("%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+#endif
 }
 #if STEP >= 2
 
@@ -1306,6 +1634,12 @@ static int run_launcher(const struct config *cfg)
 	 * launcher's output, as out=$(echod) does, would wait for the daemon to
 	 * exit. The server finds them open, so nothing it opens later lands on
 	 * 0, 1 or 2 by accident.
+	 *
+	 * Until the server is ready, though, its standard error is the
+	 * notification pipe: whatever dies before it can say why on the pipe
+	 * (libc aborting on a failed assertion or a corrupt heap, say) writes
+	 * why there, and the launcher prints it. The server moves descriptor 2
+	 * off the pipe when it notifies (release_stderr).
 	 */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
@@ -1323,7 +1657,7 @@ static int run_launcher(const struct config *cfg)
 #if STEP >= 6
 		dup2(null, 0);
 		dup2(null, 1);
-		dup2(null, 2);
+		dup2(pipefd[1], 2);
 		close(null);
 #endif
 #if STEP >= 3
