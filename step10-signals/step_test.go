@@ -457,7 +457,12 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 func TestServerLeadsGroupNotSession(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	r := s.Run(s.Command(s.Flags()...))
+	if r.Code != 0 && strings.Contains(r.Stderr, "operation not permitted") {
+		require.FailNowf(t, "a start refused with EPERM", "the launcher %d must start the server and exit with status 0; it exited %d, saying %q: the kernel refused an operation with EPERM. A SysProcAttr with both Setsid and Setpgid makes Go's child call setsid() and then setpgid(0, 0), which setpgid(2) refuses to a session leader: the session leader forks once more, and that child takes a group of its own; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	}
+	require.Equalf(t, 0, r.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	server := s.ServerPid()
 	s.RequireHolds(property.OwnGroup, server)
 }
 

@@ -459,7 +459,12 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 func TestServerLeadsGroupNotSession(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	r := s.Run(s.Command(s.Flags()...))
+	if r.Code != 0 && strings.Contains(r.Stderr, "operation not permitted") {
+		require.FailNowf(t, "a start refused with EPERM", "the launcher %d must start the server and exit with status 0; it exited %d, saying %q: the kernel refused an operation with EPERM. A SysProcAttr with both Setsid and Setpgid makes Go's child call setsid() and then setpgid(0, 0), which setpgid(2) refuses to a session leader: the session leader forks once more, and that child takes a group of its own; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	}
+	require.Equalf(t, 0, r.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	server := s.ServerPid()
 	s.RequireHolds(property.OwnGroup, server)
 }
 
@@ -1734,26 +1739,32 @@ func TestLongStalePidFileIsReplaced(t *testing.T) {
 // newline: a path with a carriage return, an escape sequence, DEL or a C1
 // control, written raw, would overwrite, hide or recolour what an
 // administrator reads with tail or journalctl (recommendation 11). The
-// path reaches the log inside an error the kernel gave for it.
+// server refuses a -socket path through a directory so named, and the
+// path reaches the log inside an error the kernel gave for it: lstat(2)
+// on the way fails with ENOTDIR where the directory is a regular file,
+// and with ENOENT where there is none.
 func TestLoggedStringsHaveNoControlCharacters(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "syslog", 11)
 	daemontest.RequireFlag(t, "log", 11)
-	for _, to := range []string{"syslog", "the -log file"} {
-		t.Run(to, func(t *testing.T) {
+	for _, c := range []struct{ to, dir string }{
+		{"syslog", "a regular file"}, {"syslog", "missing"},
+		{"the -log file", "a regular file"}, {"the -log file", "missing"},
+	} {
+		t.Run(c.to+", directory "+c.dir, func(t *testing.T) {
 			t.Parallel()
+			to, dir := c.to, c.dir
 			s := daemontest.New(t)
 			var sink *daemontest.Syslog
 			if to == "syslog" {
 				sink = s.ListenSyslog()
 			}
-			// A regular file where the socket's directory should be: the
-			// server's lstat of the socket path fails with ENOTDIR, and the
-			// error names the path.
 			notDir := filepath.Join(s.Dir, "a\rb\x1b[2Jc\x07d\x7fe\u0085f\u009bg")
-			require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+			if dir == "a regular file" {
+				require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+			}
 			r := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(notDir, "sock"))...))
-			require.NotEqualf(t, 0, r.Code, "a -socket whose directory is a regular file must be refused; it exited 0 (stdout %q); %s", r.Stdout, see(1))
+			require.NotEqualf(t, 0, r.Code, "a -socket whose directory is %s must be refused; it exited 0 (stdout %q); %s", dir, r.Stdout, see(1))
 			if sink != nil {
 				m := sink.WaitFor("sock")
 				requireNoControlCharacters(t, "the syslog datagram", m.Text, see(11))

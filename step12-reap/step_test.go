@@ -460,7 +460,12 @@ func TestRelativePathsAreResolvedBeforeChdir(t *testing.T) {
 func TestServerLeadsGroupNotSession(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	r := s.Run(s.Command(s.Flags()...))
+	if r.Code != 0 && strings.Contains(r.Stderr, "operation not permitted") {
+		require.FailNowf(t, "a start refused with EPERM", "the launcher %d must start the server and exit with status 0; it exited %d, saying %q: the kernel refused an operation with EPERM. A SysProcAttr with both Setsid and Setpgid makes Go's child call setsid() and then setpgid(0, 0), which setpgid(2) refuses to a session leader: the session leader forks once more, and that child takes a group of its own; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	}
+	require.Equalf(t, 0, r.Code, "the launcher %d must start the server and exit with status 0; it exited %d, saying on standard error %q; %s", r.Pid, r.Code, strings.TrimSpace(r.Stderr), see(5))
+	server := s.ServerPid()
 	s.RequireHolds(property.OwnGroup, server)
 }
 
@@ -1544,8 +1549,13 @@ input(type="imuxsock" Socket=%q)
 	}, launch.Settle, 10*time.Millisecond, "rsyslogd must write %q to %s within %v; %s", want, messages, launch.Settle, see(11))
 }
 
-// Test that 50 connections opened and closed at once leave no zombie child
-// of the server (recommendation 12).
+// Test that 50 workers that exit together leave no zombie child of the
+// server (recommendation 12). Signals do not queue (signal(7)): however
+// many children exit while the server is stopped, one SIGCHLD is pending
+// when it goes on, and only a reaper that waits until no exited child is
+// left reaps them all. So the test holds 50 connections, each served by a
+// worker, stops the server, closes them all, waits until every worker has
+// exited, and lets the server go on.
 func TestNoZombiesAfterManyConnections(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -1553,15 +1563,21 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 	const n = 50
 	var conns []net.Conn
 	for range n {
-		conn, err := net.Dial("unix", s.Socket)
-		require.NoErrorf(t, err, "connection %d of %d to %s", len(conns)+1, n, s.Socket)
-		conns = append(conns, conn)
+		conns = append(conns, s.HoldConnection()) // a worker serves each
 	}
+	s.Signal(server, syscall.SIGSTOP)
+	defer unix.Kill(server, unix.SIGCONT) // however the test ends
+	s.Eventually(func() bool { return s.Stat(server).State == 'T' }, "set-up: the server %d must stop on SIGSTOP, which no process can catch or ignore", server)
 	for _, conn := range conns {
 		conn.Close()
 	}
-	t.Logf("opened and closed %d connections", n)
-	s.RequireEcho() // the server has started a worker for each
+	var kids []proc.Stat
+	s.Eventually(func() bool {
+		kids, _ = proc.Children(server)
+		return !slices.ContainsFunc(kids, func(k proc.Stat) bool { return k.State != 'Z' })
+	}, "each worker of the stopped server %d must exit once its client has closed the connection; its children: %v; %s", server, &kids, see(12))
+	t.Logf("held %d connections, each served by a worker, and closed them while the server %d was stopped: %d workers exited, with one SIGCHLD for the server", n, server, len(kids))
+	s.Signal(server, syscall.SIGCONT)
 	s.EventuallyHolds(property.NoZombies, server)
 }
 
@@ -2287,26 +2303,32 @@ func TestLongStalePidFileIsReplaced(t *testing.T) {
 // newline: a path with a carriage return, an escape sequence, DEL or a C1
 // control, written raw, would overwrite, hide or recolour what an
 // administrator reads with tail or journalctl (recommendation 11). The
-// path reaches the log inside an error the kernel gave for it.
+// server refuses a -socket path through a directory so named, and the
+// path reaches the log inside an error the kernel gave for it: lstat(2)
+// on the way fails with ENOTDIR where the directory is a regular file,
+// and with ENOENT where there is none.
 func TestLoggedStringsHaveNoControlCharacters(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "syslog", 11)
 	daemontest.RequireFlag(t, "log", 11)
-	for _, to := range []string{"syslog", "the -log file"} {
-		t.Run(to, func(t *testing.T) {
+	for _, c := range []struct{ to, dir string }{
+		{"syslog", "a regular file"}, {"syslog", "missing"},
+		{"the -log file", "a regular file"}, {"the -log file", "missing"},
+	} {
+		t.Run(c.to+", directory "+c.dir, func(t *testing.T) {
 			t.Parallel()
+			to, dir := c.to, c.dir
 			s := daemontest.New(t)
 			var sink *daemontest.Syslog
 			if to == "syslog" {
 				sink = s.ListenSyslog()
 			}
-			// A regular file where the socket's directory should be: the
-			// server's lstat of the socket path fails with ENOTDIR, and the
-			// error names the path.
 			notDir := filepath.Join(s.Dir, "a\rb\x1b[2Jc\x07d\x7fe\u0085f\u009bg")
-			require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+			if dir == "a regular file" {
+				require.NoErrorf(t, os.WriteFile(notDir, nil, 0o600), "set-up: create %q", notDir)
+			}
 			r := s.Run(s.Command(append(s.Flags(), "-socket", filepath.Join(notDir, "sock"))...))
-			require.NotEqualf(t, 0, r.Code, "a -socket whose directory is a regular file must be refused; it exited 0 (stdout %q); %s", r.Stdout, see(1))
+			require.NotEqualf(t, 0, r.Code, "a -socket whose directory is %s must be refused; it exited 0 (stdout %q); %s", dir, r.Stdout, see(1))
 			if sink != nil {
 				m := sink.WaitFor("sock")
 				requireNoControlCharacters(t, "the syslog datagram", m.Text, see(11))

@@ -587,8 +587,13 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	require.Equalf(t, inode, fi.Sys().(*syscall.Stat_t).Ino, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
 }
 
-// Test that 50 connections opened and closed at once leave no zombie child
-// of the server (recommendation 12).
+// Test that 50 workers that exit together leave no zombie child of the
+// server (recommendation 12). Signals do not queue (signal(7)): however
+// many children exit while the server is stopped, one SIGCHLD is pending
+// when it goes on, and only a reaper that waits until no exited child is
+// left reaps them all. So the test holds 50 connections, each served by a
+// worker, stops the server, closes them all, waits until every worker has
+// exited, and lets the server go on.
 func TestNoZombiesAfterManyConnections(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -596,15 +601,21 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 	const n = 50
 	var conns []net.Conn
 	for range n {
-		conn, err := net.Dial("unix", s.Socket)
-		require.NoErrorf(t, err, "connection %d of %d to %s", len(conns)+1, n, s.Socket)
-		conns = append(conns, conn)
+		conns = append(conns, s.HoldConnection()) // a worker serves each
 	}
+	s.Signal(server, syscall.SIGSTOP)
+	defer unix.Kill(server, unix.SIGCONT) // however the test ends
+	s.Eventually(func() bool { return s.Stat(server).State == 'T' }, "set-up: the server %d must stop on SIGSTOP, which no process can catch or ignore", server)
 	for _, conn := range conns {
 		conn.Close()
 	}
-	t.Logf("opened and closed %d connections", n)
-	s.RequireEcho() // the server has started a worker for each
+	var kids []proc.Stat
+	s.Eventually(func() bool {
+		kids, _ = proc.Children(server)
+		return !slices.ContainsFunc(kids, func(k proc.Stat) bool { return k.State != 'Z' })
+	}, "each worker of the stopped server %d must exit once its client has closed the connection; its children: %v; %s", server, &kids, see(12))
+	t.Logf("held %d connections, each served by a worker, and closed them while the server %d was stopped: %d workers exited, with one SIGCHLD for the server", n, server, len(kids))
+	s.Signal(server, syscall.SIGCONT)
 	s.EventuallyHolds(property.NoZombies, server)
 }
 
