@@ -45,7 +45,8 @@ func runLauncher(cfg config) error {
 	// Until the server is ready, though, its standard error is the
 	// notification pipe: a Go runtime that dies before main runs (it could
 	// not create a thread, say) writes why there, and the launcher prints
-	// it. The server points descriptor 2 at /dev/null when it notifies.
+	// it. The server points descriptor 2 at the -log file when it notifies
+	// (recommendation 11), or at /dev/null if it has no log file yet.
 	//
 	// Recommendation 3: the session leader calls setsid() between fork and
 	// exec, so it starts a new session, with no controlling terminal:
