@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // umaskCall is step 09's recommendation in its code: the call that the
@@ -27,7 +28,7 @@ func TestChangedCodeRerunsTests(t *testing.T) {
 		t.Skip("runs go test three times in a module of its own")
 	}
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "lab09")
+	dir := stableLabDir(t, "lab09")
 	var stdout, stderr bytes.Buffer
 	require.Equalf(t, 0, run([]string{"-root", repoRoot(t), "-step", "9", "-o", dir, "-solution"}, &stdout, &stderr),
 		"go run ./lab -step 9 -o %s -solution: %s", dir, stderr.String())
@@ -71,4 +72,34 @@ func TestChangedCodeRerunsTests(t *testing.T) {
 	require.NotContainsf(t, third, "(cached)", "after %s changed, go test must run the tests again, not print a cached result:\n%s", broken, third)
 	require.Errorf(t, err, "with umask 0, %s must fail:\n%s", test, third)
 	require.Containsf(t, third, "--- FAIL: "+test, "the failure is the test's own, not a build error:\n%s", third)
+}
+
+// stableLabDir returns an empty directory named name at the same path in
+// every run, held for this test alone until it ends. Go's build cache keys
+// a package on its directory as well as its files (the path is written into
+// the compiled code), so a lab made in a new temporary directory has every
+// package of its module compiled afresh, about five seconds of CPU each
+// time; at one path it is compiled once and kept. The directory lives in
+// the user's cache directory, beside internal/build's binaries, and a lock
+// keeps two go test runs at once from sharing it. Without a cache directory
+// it is a temporary one, and compiled afresh.
+func stableLabDir(t *testing.T, name string) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err == nil {
+		cache = filepath.Join(cache, "daemon-steps", "lab-cache-test")
+		err = os.MkdirAll(cache, 0o755)
+	}
+	if err != nil {
+		t.Logf("no cache directory (%v): the lab's packages are compiled afresh", err)
+		return filepath.Join(t.TempDir(), name)
+	}
+	lock, err := os.OpenFile(filepath.Join(cache, name+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	require.NoError(t, err, "set-up: open the lock of %s", cache)
+	t.Cleanup(func() { lock.Close() }) // releases the lock
+	require.NoError(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX), "set-up: lock %s", lock.Name())
+	dir := filepath.Join(cache, name)
+	require.NoError(t, os.RemoveAll(dir), "set-up: empty %s", dir)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
