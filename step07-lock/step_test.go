@@ -558,13 +558,60 @@ func TestLauncherReportsWhyServerDied(t *testing.T) {
 }
 
 // Test that the server itself holds a lock on its pid file: /proc/locks
-// names the server's pid on the file's inode (recommendation 7).
+// names the server's pid on the file's inode (recommendation 7). No worker
+// may hold a descriptor of the pid file: an flock lasts while any
+// descriptor of its open file does, so a server killed with SIGKILL would
+// leave its lock to the workers of the clients still connected, and no new
+// copy could start until the last of them left.
 func TestServerLocksPidFile(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	server, _ := s.Start()
 	s.RequireHolds(property.Lock, server)
+	s.HoldConnection()
+	pidFile, err := os.Stat(s.PidFile)
+	require.NoErrorf(t, err, "the pid file %s must exist while the server %d runs; %s", s.PidFile, server, see(7))
+	var workers []int
+	var holding string
+	s.Eventually(func() bool {
+		workers, holding = liveChildren(t, server), ""
+		for _, w := range workers {
+			if fd, ok := holdsFile(w, pidFile); ok {
+				holding = fmt.Sprintf("worker %d holds it as descriptor %d (ls -l /proc/%d/fd)", w, fd, w)
+			}
+		}
+		return len(workers) > 0 && holding == ""
+	}, "with a client connected, the server %d must have a worker (its live children: %v) that holds no descriptor of the locked pid file %s: %s; open the pid file close-on-exec; %s", server, &workers, s.PidFile, &holding, see(7))
+}
+
+// liveChildren returns the pids of the children of pid that are not zombies.
+func liveChildren(t *testing.T, pid int) []int {
+	kids, err := proc.Children(pid)
+	require.NoErrorf(t, err, "read the children of %d from /proc", pid)
+	var live []int
+	for _, k := range kids {
+		if k.State != 'Z' {
+			live = append(live, k.Pid)
+		}
+	}
+	return live
+}
+
+// holdsFile reports whether the process pid has the file fi describes
+// open, and as which descriptor.
+func holdsFile(pid int, fi os.FileInfo) (int, bool) {
+	fds, err := proc.Fds(pid)
+	if err != nil {
+		return 0, false // it has exited
+	}
+	for fd := range fds {
+		open, err := os.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+		if err == nil && os.SameFile(fi, open) {
+			return fd, true
+		}
+	}
+	return 0, false
 }
 
 // Test that a second copy started with the same pid file exits non-zero
@@ -575,10 +622,15 @@ func TestSecondCopyIsRefused(t *testing.T) {
 	daemontest.RequireFlag(t, "pidfile", 7)
 	s := daemontest.New(t)
 	first, _ := s.Start()
+	pidFile := inodeOf(t, s.PidFile)
 	second := s.Run(s.Command(s.Flags()...))
 	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile %s must exit non-zero while the server %d runs; it exited 0 (stdout %q); %s", s.PidFile, first, second.Stdout, see(7))
 	requireOneLine(t, second.Stderr, "the second copy's refusal")
+	require.Containsf(t, second.Stderr, s.PidFile, "the second copy must be refused by the lock, before it touches the socket, and say so: its message must name the locked pid file %s; it is %q; %s", s.PidFile, second.Stderr, see(7))
 	require.Equalf(t, first, s.ServerPid(), "the first server %d must still be the one listening on %s; %s", first, s.Socket, see(7))
+	_, err := os.Lstat(s.PidFile)
+	require.NoErrorf(t, err, "the refused copy must leave the server %d's pid file %s in place: it is gone, and a third copy would lock a new one and run beside the first; %s", first, s.PidFile, see(7))
+	require.Equalf(t, pidFile, inodeOf(t, s.PidFile), "the refused copy must leave the server %d's pid file %s (inode %d) in place: it was replaced, and the server's lock is on a file nobody else will open; %s", first, s.PidFile, pidFile, see(7))
 	s.RequireEcho()
 }
 
