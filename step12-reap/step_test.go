@@ -1180,6 +1180,9 @@ func TestSigtermStopsServerCleanly(t *testing.T) {
 // socket this server bound (recommendation 10): when someone has deleted it
 // and another program listens at that path now, SIGTERM must leave the other
 // program's socket (same inode) in place, and the server must still exit 0.
+// The same holds for the pid file: when someone has deleted it, another
+// copy may have locked a new one at that path, and SIGTERM must leave that
+// one in place.
 func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -1189,11 +1192,17 @@ func TestShutdownRemovesOnlyItsOwnSocket(t *testing.T) {
 	require.NoErrorf(t, err, "set-up: listen on %s in the server's place", s.Socket)
 	defer ln.Close()
 	inode := inodeOf(t, s.Socket)
+	require.NoErrorf(t, os.Remove(s.PidFile), "set-up: delete the server's pid file %s", s.PidFile)
+	require.NoErrorf(t, os.WriteFile(s.PidFile, []byte("1\n"), 0o600), "set-up: another pid file at %s", s.PidFile)
+	pidInode := inodeOf(t, s.PidFile)
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	fi, err := os.Lstat(s.Socket)
 	require.NoErrorf(t, err, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's, which listens there now, and the server removed it; remove the socket only while the path still names the one the server bound (the same device and inode); %s", server, s.Socket, inode, see(10))
 	require.Equalf(t, inode, fi.Sys().(*syscall.Stat_t).Ino, "on SIGTERM the server %d must leave %s alone: that socket (inode %d) is another program's; %s", server, s.Socket, inode, see(10))
+	fi, err = os.Lstat(s.PidFile)
+	require.NoErrorf(t, err, "on SIGTERM the server %d must leave the pid file %s alone: its own was deleted, and the file there now (inode %d) may be another copy's, and the server removed it; remove the pid file only while the path still names the one the server locked (the same device and inode); %s", server, s.PidFile, pidInode, see(10))
+	require.Equalf(t, pidInode, fi.Sys().(*syscall.Stat_t).Ino, "on SIGTERM the server %d must leave the pid file %s alone: the file there now (inode %d) is not the one it locked; %s", server, s.PidFile, pidInode, see(10))
 }
 
 // Test that copies started while a server shuts down leave at most one
