@@ -1357,7 +1357,7 @@ func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
 	daemontest.RequireFlag(t, "maxworkers", 12)
 	daemontest.RequireFlag(t, "idle", 12)
 	s := daemontest.New(t)
-	startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", "2", "-idle", idleLimit.String())...))
+	server, _ := startFrom(t, s, s.Command(append(s.Flags(), "-maxworkers", "2", "-idle", idleLimit.String())...))
 	s.HoldConnection() // silent from now on
 	deaf := s.HoldConnection()
 	// The worker echoes until the client's side is full, then waits to
@@ -1371,6 +1371,15 @@ func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
 	got, err := echoWithin(s.Socket, msg, limit)
 	require.NoErrorf(t, err, "with -maxworkers 2 held by two idle clients and -idle %v, a third client must be served within %v: an idle connection must end; %s", idleLimit, limit, see(12))
 	require.Equalf(t, string(msg), string(got), "the third client's echo; %s", see(12))
+	// One freed worker serves the third client: the other idle one must end
+	// too, the one that waits to write an echo nobody reads.
+	var workers []proc.Stat
+	s.Eventually(func() bool {
+		workers, _ = proc.Children(server)
+		workers = slices.DeleteFunc(workers, func(k proc.Stat) bool { return k.State == 'Z' })
+		return len(workers) == 0
+	},
+		"with -idle %v, the workers of both idle clients, the silent one and the one that never reads its echo, must end; the server %d still has live workers %v: a write that waits for room must time out too (SO_SNDTIMEO as well as SO_RCVTIMEO); %s", idleLimit, server, &workers, see(12))
 }
 
 // deadClientLimit is how soon a client must be served after a burst of
