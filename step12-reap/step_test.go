@@ -1502,6 +1502,10 @@ func TestRotatedLogIsReopened(t *testing.T) {
 // Test that accept failures are logged at most once a second (recommendation
 // 11): under a descriptor limit too low for one more connection, a queued
 // client makes accept fail again and again, and the log must not flood.
+// Then the -log file is made to refuse every write too (RLIMIT_FSIZE), with
+// no syslog listening: the messages of the next while are lost, and the
+// stop message, once the file takes writes again, must say how many, never
+// lose them silently.
 func TestAcceptFailuresAreLoggedOnceASecond(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "log", 11)
@@ -1527,6 +1531,22 @@ func TestAcceptFailuresAreLoggedOnceASecond(t *testing.T) {
 	t.Logf("%d accept messages in %v", lines, window)
 	require.NotZerof(t, lines, "the server %d must log that accept fails (in %s); %s", server, s.Log, see(11))
 	require.LessOrEqualf(t, lines, 3, "in %v of failing accepts, the server %d must log at most one message a second (3); it logged %d in %s; %s", window, server, lines, s.Log, see(11))
+
+	// A write beyond RLIMIT_FSIZE fails with EFBIG (the Go runtime
+	// ignores the SIGXFSZ that comes with it): the file takes no more.
+	var fsize unix.Rlimit
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, nil, &fsize), "set-up: read the server %d's file size limit", server)
+	full := fsize
+	full.Cur = uint64(len(b))
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, &full, nil), "set-up: limit the server %d's files to the log's size, %d bytes", server, len(b))
+	defer unix.Prlimit(server, unix.RLIMIT_FSIZE, &fsize, nil)
+	time.Sleep(window) // the loss: one message at least is due in this while
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, &fsize, nil), "lift the server %d's file size limit", server)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	b, err = os.ReadFile(s.Log)
+	require.NoErrorf(t, err, "read the log %s", s.Log)
+	require.Containsf(t, string(b), "earlier messages lost", "for %v neither syslog (nothing listens at -syslog) nor the -log file %s (RLIMIT_FSIZE) took the server %d's accept messages; its next message must say how many were lost (\"(N earlier messages lost)\"); %s", window, s.Log, server, see(11))
 }
 
 // Test that a worker that cannot start for want of descriptors is logged
