@@ -1304,13 +1304,34 @@ func TestWorkersDoNotInheritManagerVariables(t *testing.T) {
 
 // Test that the server, handed several sockets, serves on the one that
 // LISTEN_FDNAMES names "echod" (echod.socket's FileDescriptorName=), here
-// descriptor 4, and not on the first.
+// descriptor 4, and not on the first; and that no worker inherits any of
+// the sockets the manager passed: a worker's descriptor 3 is its
+// connection, but the server's 4 would reach it unless it is close-on-exec.
 func TestServesOnSocketNamedEchod(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	other := filepath.Join(s.Dir, "other.sock")
 	a := activate(t, s, []string{other}, "--fdname=other:echod")
 	requireActivatedEcho(t, s, a)
+	s.HoldConnection()
+	var workers []int
+	var holding string
+	s.Eventually(func() bool {
+		workers, holding = liveWorkers(t, a.pid), ""
+		passed := make(map[string]bool)
+		for _, sock := range sockets(t, a.pid) {
+			passed[sock] = true
+		}
+		for _, w := range workers {
+			fds, _ := proc.Fds(w)
+			for fd, target := range fds {
+				if passed[target] {
+					holding = fmt.Sprintf("worker %d holds %s as descriptor %d (ls -l /proc/%d/fd)", w, target, fd, w)
+				}
+			}
+		}
+		return len(workers) > 0 && holding == ""
+	}, "with a client connected, the server %d must have a worker (its live children: %v) that holds none of the sockets the manager passed: %s; make every passed descriptor close-on-exec; %s", a.pid, &workers, &holding, see(13))
 }
 
 // Test that the unit files that ship with this step, echod.socket and
@@ -1373,12 +1394,8 @@ func TestIdleClientsDoNotHoldWorkers(t *testing.T) {
 	require.Equalf(t, string(msg), string(got), "the third client's echo; %s", see(12))
 	// One freed worker serves the third client: the other idle one must end
 	// too, the one that waits to write an echo nobody reads.
-	var workers []proc.Stat
-	s.Eventually(func() bool {
-		workers, _ = proc.Children(server)
-		workers = slices.DeleteFunc(workers, func(k proc.Stat) bool { return k.State == 'Z' })
-		return len(workers) == 0
-	},
+	var workers []int
+	s.Eventually(func() bool { workers = liveWorkers(t, server); return len(workers) == 0 },
 		"with -idle %v, the workers of both idle clients, the silent one and the one that never reads its echo, must end; the server %d still has live workers %v: a write that waits for room must time out too (SO_SNDTIMEO as well as SO_RCVTIMEO); %s", idleLimit, server, &workers, see(12))
 }
 
