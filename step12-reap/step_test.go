@@ -1994,6 +1994,10 @@ func TestSurvivesProcessLimit(t *testing.T) {
 	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of the 40 clients must exit once they have gone")
 	s.RequireEcho()
 	require.Truef(t, launch.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
+	// A worker that did not start has no pid: one counted as pid 0 would
+	// have shutdown signal the server's own process group.
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "after workers failed to start, the server %d must still stop cleanly on SIGTERM, with status 0; count only the workers that started (a pid of 0 is the caller's process group to kill(2)); %s", server, see(12))
 }
 
 // idleLimit is the -idle the tests give: short, so that they run fast.
@@ -2180,6 +2184,8 @@ func TestHeldBackTroubleIsLoggedAtShutdown(t *testing.T) {
 // Test that the server's stop message says how many workers it ended: with
 // 3 connections open, SIGTERM must bring "stopped: ended 3 workers" (or
 // words to that effect: "stopped", then "3 workers") (recommendation 12).
+// The workers it ended with SIGTERM itself are no trouble to log: an error
+// line for each at every stop would hide the real ones.
 func TestShutdownSaysHowManyWorkersItEnded(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "log", 11)
@@ -2191,6 +2197,7 @@ func TestShutdownSaysHowManyWorkersItEnded(t *testing.T) {
 	b, err := os.ReadFile(s.Log)
 	require.NoErrorf(t, err, "read the -log file %s", s.Log)
 	require.Regexpf(t, `stopped\b.*\b3 workers\b`, string(b), "with 3 connections open, the server's stop message in %s must say that it ended 3 workers; the file holds %q; %s", s.Log, b, see(12))
+	require.NotContainsf(t, string(b), "killed by signal 15", "the 3 workers the server %d ended with SIGTERM at its stop must not be logged as killed (only a signal from elsewhere is news); the file %s holds %q; %s", server, s.Log, b, see(12))
 }
 
 // Test that an -idle that is not a duration of 1ms or more is refused

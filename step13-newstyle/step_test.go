@@ -822,6 +822,10 @@ func TestSurvivesProcessLimit(t *testing.T) {
 	s.Eventually(func() bool { return len(liveWorkers(t, server)) == 0 }, "the workers of the 40 clients must exit once they have gone")
 	s.RequireEcho()
 	require.Truef(t, launch.Alive(server), "the server %d must still run after serving again; %s", server, see(12))
+	// A worker that did not start has no pid: one counted as pid 0 would
+	// have shutdown signal the server's own process group.
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "after workers failed to start, the server %d must still stop cleanly on SIGTERM, with status 0; count only the workers that started (a pid of 0 is the caller's process group to kill(2)); %s", server, see(12))
 }
 
 // Test that a client going away before it reads its echo is no error: the
@@ -1718,7 +1722,8 @@ func TestHeldBackTroubleIsLoggedToStderrWithinSeconds(t *testing.T) {
 // Test that the server's stop line on standard error says how many
 // workers it ended: with 3 connections open, SIGTERM must bring
 // "<6>stopped: ended 3 workers" (or words to that effect: "stopped", then
-// "3 workers") (recommendation 12, logged as step 13 logs).
+// "3 workers") (recommendation 12, logged as step 13 logs). The workers it
+// ended with SIGTERM itself are no trouble to log.
 func TestShutdownSaysHowManyWorkersItEndedToStderr(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -1727,6 +1732,7 @@ func TestShutdownSaysHowManyWorkersItEndedToStderr(t *testing.T) {
 	s.Signal(server, syscall.SIGTERM)
 	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
 	require.Regexpf(t, `(?m)^<6>stopped\b.*\b3 workers\b`, stderr.String(), "with 3 connections open, the server's stop line on standard error must say that it ended 3 workers; %s", see(12))
+	require.NotContainsf(t, stderr.String(), "killed by signal 15", "the 3 workers the server %d ended with SIGTERM at its stop must not be logged as killed (only a signal from elsewhere is news); %s", server, see(12))
 }
 
 // Test that an -idle that is not a duration of 1ms or more is refused
