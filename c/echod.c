@@ -597,6 +597,13 @@ static int start_logging(const char *syslog_path, const char *log_path)
 	daemon_log.syslog_path = syslog_path;
 	daemon_log.file = fd;
 	daemon_log.path = log_path;
+	/*
+	 * A write past RLIMIT_FSIZE must fail with EFBIG, and its message be
+	 * counted as lost, rather than end the server: SIGXFSZ's default
+	 * action. A Go program catches SIGXFSZ and does nothing with it.
+	 */
+	struct sigaction ignore = {.sa_handler = SIG_IGN};
+	sigaction(SIGXFSZ, &ignore, NULL);
 	return 0;
 }
 
