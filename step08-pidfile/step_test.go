@@ -1090,38 +1090,41 @@ func BenchmarkConnection(b *testing.B) {
 }
 
 // Test that the server leaves the terminal it was started from even when
-// the launcher's standard input is not that terminal, as with
-// "echod </dev/null" typed at a prompt: the terminal is still the
-// launcher's controlling terminal, so whether to call setsid() must not
-// depend on what standard input is (recommendation 3).
+// none of the launcher's standard input, output and error is that
+// terminal, as with "echod </dev/null >echod.out 2>&1" typed at a prompt:
+// the terminal is still the launcher's controlling terminal, so whether to
+// call setsid() must not depend on where the standard files lead
+// (recommendation 3).
 func TestServerLeavesTerminalWhateverItsStdin(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	term := s.OpenTerminal()
 	status := filepath.Join(s.Dir, "shell-status")
-	script := `"$0" "$@" </dev/null; echo $? >` + status + `; exec sleep 3600`
+	output := filepath.Join(s.Dir, "shell-output")
+	script := `"$0" "$@" </dev/null >` + output + ` 2>&1; echo $? >` + status + `; exec sleep 3600`
 	cmd := s.Command()
 	cmd.Path = "/bin/sh"
 	cmd.Args = append([]string{"/bin/sh", "-c", script, daemontest.Binary}, s.Flags()...)
 	term.Control(cmd)
 	require.NoError(t, cmd.Start(), "set-up: start /bin/sh on the terminal")
 	shell := cmd.Process.Pid
-	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "))
+	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null >%s 2>&1", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "), output)
 	var code string
 	s.Eventually(func() bool {
 		b, _ := os.ReadFile(status)
 		code = strings.TrimSpace(string(b))
 		return code != ""
 	}, "the program started from a shell on %s must return to the shell", term.Name)
-	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null must exit with status 0; it exited %s", term.Name, code)
+	out, _ := os.ReadFile(output)
+	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null >%s 2>&1 must exit with status 0; it exited %s, saying %q", term.Name, output, code, out)
 	server := s.ServerPid()
 	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with /dev/null as its standard input, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is; %s", term.Name, server, st.TtyNr, see(3))
-	require.NotEqualf(t, shell, st.Session, "started with /dev/null as its standard input, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is; %s", shell, server, st.Session, see(3))
+	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with its standard input, output and error away from the terminal, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is, and wherever output and error go; %s", term.Name, server, st.TtyNr, see(3))
+	require.NotEqualf(t, shell, st.Session, "started with its standard input, output and error away from the terminal, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is, and wherever output and error go; %s", shell, server, st.Session, see(3))
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, launch.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d, started from %s with its standard input, output and error away from it, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server's standard input is /dev/null open for reading and
