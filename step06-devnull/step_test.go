@@ -439,7 +439,9 @@ func jobControlShell(t *testing.T, s *daemontest.Sandbox, term *daemontest.Termi
 	return cmd.Process.Pid
 }
 
-// Test that the server works in "/" (recommendation 4).
+// Test that the server works in "/" and keeps no descriptor open on the
+// directory it was launched from, which would keep that directory busy
+// just as well (recommendation 4).
 func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -447,6 +449,13 @@ func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	cmd.Dir = s.Dir
 	server, _ := s.StartFrom(cmd)
 	s.RequireHolds(property.RootDir, server)
+	dir, err := filepath.EvalSymlinks(s.Dir)
+	require.NoErrorf(t, err, "set-up: resolve %s", s.Dir)
+	fds, err := proc.Fds(server)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for fd, target := range fds {
+		require.NotEqualf(t, dir, target, "the server %d must keep no descriptor open on the directory it was launched from, %s: /proc/%d/fd/%d -> %s keeps it busy as a working directory would (a file system that holds it cannot be unmounted); %s", server, dir, server, fd, target, see(4))
+	}
 }
 
 // Test that paths given relative to the launch directory still mean that
