@@ -529,11 +529,17 @@ func TestKillingSessionGroupSparesServer(t *testing.T) {
 }
 
 // Test that the server's standard input, output and error are /dev/null
-// (recommendation 6).
+// (recommendation 6), though none of the launcher's is: its standard input
+// is a file, as with "echod <file", and its output and error go to files.
 func TestStandardFilesAreDevNull(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	cmd := s.Command(s.Flags()...)
+	stdin, err := os.Create(filepath.Join(s.Dir, "stdin"))
+	require.NoError(t, err, "set-up: a file for the launcher's standard input")
+	defer stdin.Close()
+	cmd.Stdin = stdin
+	server, _ := s.StartFrom(cmd)
 	s.RequireHolds(property.StdFiles, server) // from step 11, 2 may be the -log file
 }
 
