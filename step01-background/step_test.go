@@ -12,9 +12,11 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +67,50 @@ func TestLauncherNamesServerPidAndSocket(t *testing.T) {
 	require.Equalf(t, 1, strings.Count(launch.Stdout, "\n"), "the launcher's standard output must be one line; it is %q; %s", launch.Stdout, see(1))
 	require.Containsf(t, strings.Fields(launch.Stdout), strconv.Itoa(server), "the launcher's line must name the server's pid %d as a word; it is %q; %s", server, launch.Stdout, see(1))
 	require.Containsf(t, launch.Stdout, s.Socket, "the launcher's line must name the socket %s; it is %q; %s", s.Socket, launch.Stdout, see(1))
+}
+
+// Test that when the server dies before it is ready, the launcher neither
+// waits for ever nor reports a start: it returns, with a non-zero status.
+// The server is made to die as a user of its own under a process limit
+// (RLIMIT_NPROC) too low for the Go runtime to start its threads, a limit
+// that the launcher, already running, has passed. Needs root and prlimit
+// (util-linux).
+func TestLauncherFailsWhenServerDies(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can start the program as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit, from util-linux")
+	}
+	failed := 0
+	for i, limit := range []int{4, 5, 6, 7, 8, 9, 10, 12} {
+		// RLIMIT_NPROC counts every process and thread of the user: a user
+		// id of this launch's own keeps other processes out of it, a server
+		// that an earlier limit let start among them (step 06's
+		// TestLauncherReportsWhyServerDied uses 400000 + pid).
+		uid := 5000000 + 16*os.Getpid() + i
+		s := daemontest.New(t)
+		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
+		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
+		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
+		cmd := s.Command(s.Flags()...)
+		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		r, err := s.Launch(cmd)
+		require.NoErrorf(t, err, "as uid %d under RLIMIT_NPROC %d, the launcher must return within %v, even when the server dies before it is ready; it is still waiting: does it keep its own copy of the notification pipe's writing end, so that it never reads end-of-file? %s", uid, limit, launch.LaunchTimeout, see(1))
+		t.Logf("as uid %d: prlimit --nproc=%d:%d echod: exit status %d; stdout %q; stderr %q", uid, limit, limit, r.Code, r.Stdout, r.Stderr)
+		if r.Code != 0 {
+			failed++
+			continue
+		}
+		_, err = peercred.ListenerPid(s.Socket)
+		require.NoErrorf(t, err, "as uid %d under RLIMIT_NPROC %d, the launcher exited with status 0, saying %q, so a server must listen on %s; none does: end-of-file on the notification pipe, with no ready line, means that the server died, and the launcher must say so and exit non-zero; %s", uid, limit, r.Stdout, s.Socket, see(1))
+	}
+	if failed == 0 {
+		t.Skip("no process limit tried made the start fail on this machine")
+	}
 }
 
 // Test that the echo returns every byte sent, of any value and in any

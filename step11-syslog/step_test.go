@@ -75,6 +75,50 @@ func TestLauncherNamesServerPidAndSocket(t *testing.T) {
 	require.Containsf(t, launch.Stdout, s.Socket, "the launcher's line must name the socket %s; it is %q; %s", s.Socket, launch.Stdout, see(1))
 }
 
+// Test that when the server dies before it is ready, the launcher neither
+// waits for ever nor reports a start: it returns, with a non-zero status.
+// The server is made to die as a user of its own under a process limit
+// (RLIMIT_NPROC) too low for the Go runtime to start its threads, a limit
+// that the launcher, already running, has passed. Needs root and prlimit
+// (util-linux).
+func TestLauncherFailsWhenServerDies(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can start the program as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit, from util-linux")
+	}
+	failed := 0
+	for i, limit := range []int{4, 5, 6, 7, 8, 9, 10, 12} {
+		// RLIMIT_NPROC counts every process and thread of the user: a user
+		// id of this launch's own keeps other processes out of it, a server
+		// that an earlier limit let start among them (step 06's
+		// TestLauncherReportsWhyServerDied uses 400000 + pid).
+		uid := 5000000 + 16*os.Getpid() + i
+		s := daemontest.New(t)
+		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
+		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
+		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
+		cmd := s.Command(s.Flags()...)
+		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		r, err := s.Launch(cmd)
+		require.NoErrorf(t, err, "as uid %d under RLIMIT_NPROC %d, the launcher must return within %v, even when the server dies before it is ready; it is still waiting: does it keep its own copy of the notification pipe's writing end, so that it never reads end-of-file? %s", uid, limit, launch.LaunchTimeout, see(1))
+		t.Logf("as uid %d: prlimit --nproc=%d:%d echod: exit status %d; stdout %q; stderr %q", uid, limit, limit, r.Code, r.Stdout, r.Stderr)
+		if r.Code != 0 {
+			failed++
+			continue
+		}
+		_, err = peercred.ListenerPid(s.Socket)
+		require.NoErrorf(t, err, "as uid %d under RLIMIT_NPROC %d, the launcher exited with status 0, saying %q, so a server must listen on %s; none does: end-of-file on the notification pipe, with no ready line, means that the server died, and the launcher must say so and exit non-zero; %s", uid, limit, r.Stdout, s.Socket, see(1))
+	}
+	if failed == 0 {
+		t.Skip("no process limit tried made the start fail on this machine")
+	}
+}
+
 // Test that the echo returns every byte sent, of any value and in any
 // amount, and that the server closes once the client has closed its
 // writing side (a half-close).
@@ -314,15 +358,51 @@ func TestWorkersStartAfterBinaryIsDeleted(t *testing.T) {
 }
 
 // Test that the server does not hold a descriptor that the shell left open
-// to the launcher without close-on-exec (recommendation 2).
+// to the launcher without close-on-exec (recommendation 2): neither a file
+// at descriptor 9, as "9<file" leaves one, nor a pipe at a descriptor
+// above 1024, where a loop up to the usual "ulimit -n" would stop.
 func TestServerHoldsNoInheritedDescriptor(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	cmd := s.Command(s.Flags()...)
 	leaked := s.LeakDescriptor(cmd)
 	t.Logf("the launcher inherits %s as descriptor %d", leaked, launch.LeakedFd)
+	var limit unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &limit), "set-up: read the descriptor limit")
+	pipe := ""
+	if limit.Cur > highFd+16 { // room to move descriptors above highFd, as the fork does
+		r, w, err := os.Pipe()
+		require.NoError(t, err, "set-up: a pipe")
+		defer r.Close()
+		defer w.Close()
+		pipe = pipeName(t, w)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, highFd-2-len(cmd.ExtraFiles))...)
+		cmd.ExtraFiles[highFd-3] = w
+		t.Logf("the launcher inherits the writing end of %s as descriptor %d", pipe, highFd)
+	} else {
+		t.Logf("no pipe at descriptor %d: the descriptor limit is %d", highFd, limit.Cur)
+	}
 	server, _ := s.StartFrom(cmd)
 	s.RequireHolds(property.InheritedFd, server)
+	fds, err := proc.Fds(server)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for fd, target := range fds {
+		require.NotEqualf(t, pipe, target, "the server %d must not hold the %s that the launcher inherited as descriptor %d without close-on-exec: /proc/%d/fd/%d -> %s; a reader of that pipe never sees end-of-file while the server runs. Mark every descriptor from 3 up close-on-exec, however high; %s", server, pipe, highFd, server, fd, target, see(2))
+	}
+}
+
+// highFd is the descriptor at which the launcher inherits a pipe: above
+// 1024, the usual soft limit on descriptors, where a loop over them would
+// stop though a parent that raised its limit may leave one open.
+const highFd = 1500
+
+// pipeName names the pipe that f is an end of as /proc/PID/fd shows it:
+// "pipe:[INODE]".
+func pipeName(t *testing.T, f *os.File) string {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &st), "set-up: fstat the pipe")
+	return fmt.Sprintf("pipe:[%d]", st.Ino)
 }
 
 // Test that the server, though started from a shell in a terminal, has no
@@ -409,7 +489,9 @@ func jobControlShell(t *testing.T, s *daemontest.Sandbox, term *daemontest.Termi
 	return cmd.Process.Pid
 }
 
-// Test that the server works in "/" (recommendation 4).
+// Test that the server works in "/" and keeps no descriptor open on the
+// directory it was launched from, which would keep that directory busy
+// just as well (recommendation 4).
 func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -417,6 +499,13 @@ func TestServerWorkingDirectoryIsRoot(t *testing.T) {
 	cmd.Dir = s.Dir
 	server, _ := s.StartFrom(cmd)
 	s.RequireHolds(property.RootDir, server)
+	dir, err := filepath.EvalSymlinks(s.Dir)
+	require.NoErrorf(t, err, "set-up: resolve %s", s.Dir)
+	fds, err := proc.Fds(server)
+	require.NoErrorf(t, err, "read /proc/%d/fd", server)
+	for fd, target := range fds {
+		require.NotEqualf(t, dir, target, "the server %d must keep no descriptor open on the directory it was launched from, %s: /proc/%d/fd/%d -> %s keeps it busy as a working directory would (a file system that holds it cannot be unmounted); %s", server, dir, server, fd, target, see(4))
+	}
 }
 
 // Test that paths given relative to the launch directory still mean that
@@ -487,11 +576,17 @@ func TestKillingSessionGroupSparesServer(t *testing.T) {
 }
 
 // Test that the server's standard input, output and error are /dev/null
-// (recommendation 6).
+// (recommendation 6), though none of the launcher's is: its standard input
+// is a file, as with "echod <file", and its output and error go to files.
 func TestStandardFilesAreDevNull(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := s.Start()
+	cmd := s.Command(s.Flags()...)
+	stdin, err := os.Create(filepath.Join(s.Dir, "stdin"))
+	require.NoError(t, err, "set-up: a file for the launcher's standard input")
+	defer stdin.Close()
+	cmd.Stdin = stdin
+	server, _ := s.StartFrom(cmd)
 	s.RequireHolds(property.StdFiles, server) // from step 11, 2 may be the -log file
 }
 
@@ -1646,38 +1741,41 @@ func BenchmarkConnection(b *testing.B) {
 }
 
 // Test that the server leaves the terminal it was started from even when
-// the launcher's standard input is not that terminal, as with
-// "echod </dev/null" typed at a prompt: the terminal is still the
-// launcher's controlling terminal, so whether to call setsid() must not
-// depend on what standard input is (recommendation 3).
+// none of the launcher's standard input, output and error is that
+// terminal, as with "echod </dev/null >echod.out 2>&1" typed at a prompt:
+// the terminal is still the launcher's controlling terminal, so whether to
+// call setsid() must not depend on where the standard files lead
+// (recommendation 3).
 func TestServerLeavesTerminalWhateverItsStdin(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	term := s.OpenTerminal()
 	status := filepath.Join(s.Dir, "shell-status")
-	script := `"$0" "$@" </dev/null; echo $? >` + status + `; exec sleep 3600`
+	output := filepath.Join(s.Dir, "shell-output")
+	script := `"$0" "$@" </dev/null >` + output + ` 2>&1; echo $? >` + status + `; exec sleep 3600`
 	cmd := s.Command()
 	cmd.Path = "/bin/sh"
 	cmd.Args = append([]string{"/bin/sh", "-c", script, daemontest.Binary}, s.Flags()...)
 	term.Control(cmd)
 	require.NoError(t, cmd.Start(), "set-up: start /bin/sh on the terminal")
 	shell := cmd.Process.Pid
-	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "))
+	t.Logf("in a shell (pid %d) on %s: %s %s </dev/null >%s 2>&1", shell, term.Name, daemontest.Binary, strings.Join(s.Flags(), " "), output)
 	var code string
 	s.Eventually(func() bool {
 		b, _ := os.ReadFile(status)
 		code = strings.TrimSpace(string(b))
 		return code != ""
 	}, "the program started from a shell on %s must return to the shell", term.Name)
-	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null must exit with status 0; it exited %s", term.Name, code)
+	out, _ := os.ReadFile(output)
+	require.Equalf(t, "0", code, "the program started from a shell on %s with </dev/null >%s 2>&1 must exit with status 0; it exited %s, saying %q", term.Name, output, code, out)
 	server := s.ServerPid()
 	st := s.Stat(server)
-	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with /dev/null as its standard input, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is; %s", term.Name, server, st.TtyNr, see(3))
-	require.NotEqualf(t, shell, st.Session, "started with /dev/null as its standard input, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is; %s", shell, server, st.Session, see(3))
+	require.Equalf(t, 0, st.TtyNr, "started from a shell on %s with its standard input, output and error away from the terminal, the server must have no controlling terminal: field 7 (tty_nr) of /proc/%d/stat must be 0; it is %d: call setsid() whatever standard input is, and wherever output and error go; %s", term.Name, server, st.TtyNr, see(3))
+	require.NotEqualf(t, shell, st.Session, "started with its standard input, output and error away from the terminal, the server must be in a session other than the shell's (%d): field 6 (session) of /proc/%d/stat is %d; call setsid() whatever standard input is, and wherever output and error go; %s", shell, server, st.Session, see(3))
 	require.NoErrorf(t, term.Master.Close(), "close %s's master side", term.Name)
 	t.Logf("closed %s's master side: the terminal hangs up", term.Name)
 	s.RequireEcho()
-	require.Truef(t, launch.Alive(server), "the server %d, started with /dev/null as standard input from %s, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
+	require.Truef(t, launch.Alive(server), "the server %d, started from %s with its standard input, output and error away from it, must outlive the terminal's hangup; it is gone; %s", server, term.Name, see(3))
 }
 
 // Test that the server's standard input is /dev/null open for reading and
