@@ -170,6 +170,7 @@ func (l *lab) write(o options) error {
 	if l.newTests, l.oldTests, err = stepTests(l.step.Dir, l.prev.Dir); err != nil {
 		return err
 	}
+	l.newTests, l.oldTests = labTests(l.newTests), labTests(l.oldTests)
 	if files["go.mod"], err = goMod(o.root, l.module); err != nil {
 		return err
 	}

@@ -273,9 +273,14 @@ func BenchmarkThree(b *testing.B) {}
 func helper(t *testing.T) {}
 `), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc TestNot(t *T) {}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b_internal_test.go"), []byte("package main\n\nimport \"testing\"\n\n// Test that the code holds from inside.\nfunc TestInside(t *testing.T) {}\n"), 0o644))
 	got, err := testFuncs(dir)
 	require.NoError(t, err)
-	require.Equal(t, []testFunc{{"TestOne", "Test that one thing holds, over two lines."}, {"TestTwo", ""}}, got)
+	one := testFunc{"TestOne", "Test that one thing holds, over two lines.", "a_test.go"}
+	two := testFunc{"TestTwo", "", "a_test.go"}
+	inside := testFunc{"TestInside", "Test that the code holds from inside.", "b_internal_test.go"}
+	require.Equal(t, []testFunc{one, two, inside}, got)
+	require.Equal(t, []testFunc{one, two}, labTests(got), "a lab's tests leave out the white-box ones, which belong to the code")
 }
 
 // Test that a step README gives the lab its "recommend" and "why"
@@ -424,6 +429,69 @@ func TestEveryTestStatesItsRequirement(t *testing.T) {
 				st.Name, tf.Name, requirementPrefix, tf.Doc)
 		}
 	}
+}
+
+// Test that each step's README names, in its section "What the test
+// checks", every test the step adds: the section is where a student whose
+// lab failed looks up what the test wanted, and where a reader learns what
+// the step's tests prove.
+func TestEveryStepReadmeNamesTheTestsItAdds(t *testing.T) {
+	list, err := steps.List(repoRoot(t))
+	require.NoError(t, err)
+	prevDir := ""
+	for _, st := range list {
+		added, err := testFuncs(st.Dir)
+		require.NoError(t, err)
+		if prevDir != "" {
+			added, _, err = stepTests(st.Dir, prevDir)
+			require.NoError(t, err)
+		}
+		prevDir = st.Dir
+		b, err := os.ReadFile(filepath.Join(st.Dir, "README.md"))
+		require.NoError(t, err)
+		section := readmeSection(string(b), "What the test checks")
+		require.NotEmptyf(t, section, "%s/README.md has a section \"What the test checks\"", st.Name)
+		for _, tf := range added {
+			require.Containsf(t, section, "`"+tf.Name+"`",
+				"%s adds %s, so its README's section \"What the test checks\" must name it in backquotes and say what it checks; it does not",
+				st.Name, tf.Name)
+		}
+	}
+}
+
+// Test that LABS.md, in each lab's section, names every test the lab
+// adds: an instructor reads there what a lab grades.
+func TestLabsGuideNamesEachLabsTests(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "LABS.md"))
+	require.NoError(t, err)
+	list, err := steps.List(root)
+	require.NoError(t, err)
+	for i, st := range list {
+		if st.N < firstLab || i == 0 {
+			continue
+		}
+		added, _, err := stepTests(st.Dir, list[i-1].Dir)
+		require.NoError(t, err)
+		_, rest, ok := strings.Cut(string(b), fmt.Sprintf("\n### Lab %02d:", st.N))
+		require.Truef(t, ok, "LABS.md has a section \"### Lab %02d: ...\"", st.N)
+		section, _, _ := strings.Cut(rest, "\n#")
+		for _, tf := range labTests(added) {
+			require.Containsf(t, section, "`"+tf.Name+"`",
+				"lab %02d adds %s, so its section of LABS.md must name it in backquotes; it does not", st.N, tf.Name)
+		}
+	}
+}
+
+// readmeSection returns the body of the "## " section of a README whose
+// heading is title, or "".
+func readmeSection(readme, title string) string {
+	_, rest, ok := strings.Cut(readme, "\n## "+title+"\n")
+	if !ok {
+		return ""
+	}
+	body, _, _ := strings.Cut(rest, "\n## ")
+	return body
 }
 
 // Test that -step takes a step's number with or without its leading zero

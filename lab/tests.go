@@ -16,6 +16,7 @@ import (
 type testFunc struct {
 	Name string // TestServerLocksPidFile
 	Doc  string // its doc comment, on one line: "Test that ..."
+	File string // the file that holds it: step_test.go
 }
 
 // testFuncs returns the top-level tests in the *_test.go files of dir, in
@@ -34,7 +35,7 @@ func testFuncs(dir string) ([]testFunc, error) {
 		}
 		for _, decl := range f.Decls {
 			if fn, ok := decl.(*ast.FuncDecl); ok && isTestFunc(fn) {
-				tests = append(tests, testFunc{Name: fn.Name.Name, Doc: oneLine(fn.Doc.Text())})
+				tests = append(tests, testFunc{Name: fn.Name.Name, Doc: oneLine(fn.Doc.Text()), File: name})
 			}
 		}
 	}
@@ -66,6 +67,18 @@ func isTestFunc(fn *ast.FuncDecl) bool {
 // oneLine joins the lines of a doc comment into one.
 func oneLine(doc string) string {
 	return strings.Join(strings.Fields(doc), " ")
+}
+
+// labTests returns those of tests that a lab gives the student: not the
+// white-box ones, which belong to the code (see isCode).
+func labTests(tests []testFunc) []testFunc {
+	var kept []testFunc
+	for _, t := range tests {
+		if isTest(t.File) {
+			kept = append(kept, t)
+		}
+	}
+	return kept
 }
 
 // stepTests returns the tests of the step in dir that the step in prevDir
