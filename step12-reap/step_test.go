@@ -1514,8 +1514,13 @@ func TestPathsCannotForgeLogLines(t *testing.T) {
 	second := s.Run(s.Command(args...))
 	require.NotEqualf(t, 0, second.Code, "a second copy with the same -pidfile must be refused; %s", see(7))
 	requireOneLine(t, second.Stderr, "the refusal of a second copy whose -pidfile holds a newline")
-	b, err := os.ReadFile(s.Log)
-	require.NoErrorf(t, err, "with nothing listening at -syslog, the server must write to the -log file %s; %s", s.Log, see(11))
+	// The refused copy may write its line after its launcher has exited:
+	// wait for it, so that the file is read with both servers' lines in it.
+	var b []byte
+	s.Eventually(func() bool {
+		b, _ = os.ReadFile(s.Log)
+		return strings.Contains(string(b), "another copy is running")
+	}, "with nothing listening at -syslog, the -log file %s must hold the second copy's refusal, \"another copy is running\"; it holds %q; %s", s.Log, &b, see(11))
 	tag := regexp.MustCompile(`^\w{3} [ \d]\d \d\d:\d\d:\d\d ` + regexp.QuoteMeta(filepath.Base(daemontest.Binary)) + `\[\d+\]: `)
 	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 		require.Truef(t, tag.MatchString(line), "every line of the -log file %s must be one of the server's, \"Mon DD HH:MM:SS NAME[PID]: ...\"; this one is forged: %q; the file holds %q; %s", s.Log, line, b, see(11))
