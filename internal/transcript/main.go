@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"daemon-steps/internal/launch"
 )
 
 func main() {
@@ -62,6 +64,12 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "transcript: mark inherited descriptors close-on-exec:", err)
 		return 1
 	}
+	// The READMEs show what a shell in a terminal window prints, where
+	// SIGHUP and the others are at their default action: a run started
+	// under nohup must not pass its ignored SIGHUP on to the commands,
+	// where step 03's server would survive a hangup and step 09's SigIgn
+	// would show it.
+	launch.ResetInheritedSignals()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "transcript: needs root, for the private /tmp and pid namespace each README runs in")
 		return 1
