@@ -84,13 +84,6 @@ func TestLauncherNamesServerPidAndSocket(t *testing.T) {
 // (util-linux).
 func TestLauncherFailsWhenServerDies(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("only root can start the program as another user")
-	}
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("needs prlimit, from util-linux")
-	}
 	failed := 0
 	for i, limit := range []int{4, 5, 6, 7, 8, 9, 10, 12} {
 		// RLIMIT_NPROC counts every process and thread of the user: a user
@@ -99,12 +92,8 @@ func TestLauncherFailsWhenServerDies(t *testing.T) {
 		// TestLauncherReportsWhyServerDied uses 400000 + pid).
 		uid := 5000000 + 16*os.Getpid() + i
 		s := daemontest.New(t)
-		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
-		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
-		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 		cmd := s.Command(s.Flags()...)
-		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		s.AsUserUnderProcessLimit(cmd, uid, limit)
 		r, err := s.Launch(cmd)
 		require.NoErrorf(t, err, "as uid %d under RLIMIT_NPROC %d, the launcher must return within %v, even when the server dies before it is ready; it is still waiting: does it keep its own copy of the notification pipe's writing end, so that it never reads end-of-file? %s", uid, limit, launch.LaunchTimeout, see(1))
 		t.Logf("as uid %d: prlimit --nproc=%d:%d echod: exit status %d; stdout %q; stderr %q", uid, limit, limit, r.Code, r.Stdout, r.Stderr)
@@ -626,25 +615,14 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 // that the server exited. Needs root and prlimit (util-linux).
 func TestLauncherReportsWhyServerDied(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("only root can start the program as another user")
-	}
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("needs prlimit, from util-linux")
-	}
 	// RLIMIT_NPROC counts every process and thread of the user: a user id
 	// of this test binary's own keeps other tests' processes out of it.
 	uid := 400000 + os.Getpid()
 	failed := 0
 	for _, limit := range []int{6, 9, 12} {
 		s := daemontest.New(t)
-		require.NoErrorf(t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
-		binary := filepath.Join(s.Dir, "echod") // a path uid may execute
-		require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 		cmd := s.Command(s.Flags()...)
-		cmd.Path, cmd.Args = prlimit, append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", limit, limit), binary}, cmd.Args[1:]...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		s.AsUserUnderProcessLimit(cmd, uid, limit)
 		r := s.Run(cmd)
 		if r.Code == 0 {
 			continue
@@ -2062,20 +2040,9 @@ func TestRejectsBadMaxWorkers(t *testing.T) {
 func TestSurvivesProcessLimit(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "maxworkers", 12)
-	if os.Geteuid() != 0 {
-		t.Skip("only root can start the server as another user")
-	}
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("needs prlimit, from util-linux")
-	}
 	s := daemontest.New(t)
-	require.NoError(t, os.Chown(s.Dir, 65534, 65534), "set-up: let nobody create the server's files")
-	binary := filepath.Join(s.Dir, "echod") // a path nobody may execute
-	require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
-	cmd.Path, cmd.Args = prlimit, append([]string{prlimit, "--nproc=40:40", binary}, cmd.Args[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	s.AsUserUnderProcessLimit(cmd, 65534, 40) // nobody
 	server, _ := s.StartFrom(cmd)
 	var held []net.Conn
 	for range 40 {

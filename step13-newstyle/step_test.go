@@ -787,20 +787,9 @@ func TestWorkerCapHoldsClientsInQueue(t *testing.T) {
 func TestSurvivesProcessLimit(t *testing.T) {
 	t.Parallel()
 	daemontest.RequireFlag(t, "maxworkers", 12)
-	if os.Geteuid() != 0 {
-		t.Skip("only root can start the server as another user")
-	}
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("needs prlimit, from util-linux")
-	}
 	s := daemontest.New(t)
-	require.NoError(t, os.Chown(s.Dir, 65534, 65534), "set-up: let nobody create the server's files")
-	binary := filepath.Join(s.Dir, "echod") // a path nobody may execute
-	require.NoError(t, os.Link(daemontest.Binary, binary), "set-up: link the binary into the sandbox")
 	cmd := s.Command(append(s.Flags(), "-maxworkers", "500")...)
-	cmd.Path, cmd.Args = prlimit, append([]string{prlimit, "--nproc=40:40", binary}, cmd.Args[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	s.AsUserUnderProcessLimit(cmd, 65534, 40) // nobody
 	_, output := runProgram(t, s, cmd)
 	server := waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
 	// The log: standard error from step 13, the -log file before it.

@@ -440,6 +440,32 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	return path
 }
 
+// AsUserUnderProcessLimit makes cmd run the program as user uid (and
+// group uid) under a limit of nproc processes and threads (RLIMIT_NPROC,
+// through prlimit), as an administrator's "prlimit --nproc" or a unit's
+// LimitNPROC= does. The sandbox's directory becomes uid's, so that the
+// program may create its files there, and the program runs from a link
+// in it, a path uid may execute. RLIMIT_NPROC counts every process of the
+// user: give each launch a uid that no other test uses. It skips the test
+// unless this process is root, which alone may start a program as another
+// user, and prlimit (util-linux) is installed.
+func (s *Sandbox) AsUserUnderProcessLimit(cmd *exec.Cmd, uid, nproc int) {
+	s.t.Helper()
+	if os.Geteuid() != 0 {
+		s.t.Skip("only root can start the program as another user")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		s.t.Skip("needs prlimit, from util-linux")
+	}
+	require.NoErrorf(s.t, os.Chown(s.Dir, uid, uid), "set-up: give %s to uid %d", s.Dir, uid)
+	binary := filepath.Join(s.Dir, "echod")
+	require.NoError(s.t, os.Link(Binary, binary), "set-up: link the program into the sandbox")
+	cmd.Path = prlimit
+	cmd.Args = append([]string{prlimit, fmt.Sprintf("--nproc=%d:%d", nproc, nproc), binary}, cmd.Args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+}
+
 // Terminal is a pseudo-terminal, for launching the program as if from an
 // interactive shell.
 type Terminal struct {
