@@ -73,7 +73,11 @@ func renderLaunch(w io.Writer, l *property.Launch, st style) {
 	}
 	fmt.Fprintln(w, st.paint("How the tour launched it", sgrBold))
 	fmt.Fprintf(w, "  A shell (pid %d) leads a session of its own and controls %s.\n", l.Shell, l.Terminal)
-	fmt.Fprintf(w, "  In %s, under umask 000, with %s open as descriptor %d:\n", l.Dir, filepath.Base(l.Leaked), launch.LeakedFd)
+	open := fmt.Sprintf("%s open as descriptor %d", filepath.Base(l.Leaked), launch.LeakedFd)
+	if l.LeakedPipe != "" {
+		open += fmt.Sprintf(" and %s as descriptor %d", l.LeakedPipe, launch.PipeFd)
+	}
+	fmt.Fprintf(w, "  In %s, under umask 000, with %s:\n", l.Dir, open)
 	fmt.Fprintf(w, "  $ umask 000; ./echod %s %d<>leaked\n", strings.Join(relative(l.FlagArgs, l.Dir), " "), launch.LeakedFd)
 	for _, line := range strings.Split(strings.TrimSpace(l.Output), "\n") {
 		if line != "" {

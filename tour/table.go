@@ -169,9 +169,10 @@ func renderLegend(w io.Writer, r *Report, st style) {
 	}
 	fmt.Fprintf(w, "(tour) this tour, pid %d: a child subreaper, so orphans come to it, not init.\n", r.Tour)
 	fmt.Fprintln(w, "Each step ran from a shell on a pseudo-terminal of its own, under umask 000,")
-	fmt.Fprintf(w, "with a file open as descriptor %d. The tour opened and closed %d connections,\n", launch.LeakedFd, launch.Opened)
-	fmt.Fprintln(w, "held one more open, started a second copy (from step 07), hung up the")
-	fmt.Fprintln(w, "terminal, and sent SIGTERM. `go run ./tour -step N` shows one step's evidence.")
+	fmt.Fprintf(w, "with a file open as descriptor %d and a pipe as descriptor %d. The tour\n", launch.LeakedFd, launch.PipeFd)
+	fmt.Fprintf(w, "opened and closed %d connections, held one more open, started a second copy\n", launch.Opened)
+	fmt.Fprintln(w, "(from step 07), hung up the terminal, and sent SIGTERM. `go run ./tour -step N`")
+	fmt.Fprintln(w, "shows one step's evidence.")
 	if r.hasNewStyle() {
 		fmt.Fprintln(w, "A new-style step (it ships echod.service) ran as a service manager starts it:")
 		fmt.Fprintln(w, "under systemd-socket-activate, in a session of its own, with $NOTIFY_SOCKET.")

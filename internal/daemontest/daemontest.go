@@ -217,6 +217,7 @@ type Sandbox struct {
 	// and Syslog, where nothing listens unless a test binds it.
 	launch.Paths
 	leaked   string           // the file LeakDescriptor left open, if any
+	pipe     string           // the pipe LeakDescriptor left open, if any
 	syslog   *syslogsink.Sink // the stand-in syslog daemon, if bound
 	server   int              // the server ServerPid last found, if any
 	termName string           // the terminal of shell
@@ -426,9 +427,11 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) {
 	require.NoErrorf(s.t, unix.Kill(pid, sig), "kill -%s %d: process %d must still be there", strings.TrimPrefix(unix.SignalName(sig), "SIG"), pid, pid)
 }
 
-// LeakDescriptor makes cmd inherit an open file, without close-on-exec, as
+// LeakDescriptor makes cmd inherit, without close-on-exec, an open file as
 // its descriptor launch.LeakedFd, as a shell does with "9</some/file", and
-// returns the file's path.
+// the writing end of a pipe as its descriptor launch.PipeFd (when the
+// descriptor limit leaves room), and returns the file's path. The
+// property.InheritedFd check then looks for both in the server.
 func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	s.t.Helper()
 	path := filepath.Join(s.Dir, "leaked")
@@ -437,6 +440,17 @@ func (s *Sandbox) LeakDescriptor(cmd *exec.Cmd) string {
 	require.NoError(s.t, err, "set-up: create the file to leak")
 	s.t.Cleanup(func() { f.Close() })
 	launch.Leak(cmd, f)
+	s.t.Logf("the launcher inherits %s as descriptor %d", path, launch.LeakedFd)
+	pipe, ends, err := launch.LeakPipe(cmd)
+	require.NoError(s.t, err, "set-up: a pipe to leak")
+	for _, end := range ends {
+		s.t.Cleanup(func() { end.Close() })
+	}
+	if s.pipe = pipe; pipe != "" {
+		s.t.Logf("the launcher inherits the writing end of %s as descriptor %d", pipe, launch.PipeFd)
+	} else {
+		s.t.Logf("no pipe at descriptor %d: the descriptor limit leaves no room", launch.PipeFd)
+	}
 	return path
 }
 
@@ -681,7 +695,7 @@ func (s *Sandbox) Subject(server int) *property.Subject {
 	s.t.Helper()
 	snap, err := launch.TakeSnapshot(server)
 	require.NoErrorf(s.t, err, "read /proc/%d: the server %d must still run", server, server)
-	in := &launch.Setup{Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked}
+	in := &launch.Setup{Binary: Binary, Flags: flags, Paths: s.Paths, Leaked: s.leaked, LeakedPipe: s.pipe}
 	seen := &launch.Seen{
 		Tour: os.Getpid(), TourName: "test process", Terminal: s.termName, Shell: s.shell,
 		Launcher: s.launch.Pid, Status: s.launch.Code, Server: server,

@@ -72,6 +72,13 @@ func MarkedEnv(dir string) []string { return append(os.Environ(), MarkerEnv+"="+
 // file without close-on-exec, as a shell does with "9<some/file".
 const LeakedFd = 9
 
+// PipeFd is the descriptor at which a launch also hands the launcher the
+// writing end of a pipe without close-on-exec: above 1024, the usual soft
+// limit on descriptors, where a loop up to "ulimit -n" stops, though a
+// parent that raised its own limit (every Go program does) may leave one
+// open there.
+const PipeFd = 1500
+
 // Paths are one sandbox's files: a short temporary directory holding the
 // program's socket, pid file and log, and the socket where a stand-in
 // syslog daemon may listen.
@@ -230,6 +237,37 @@ func Leak(cmd *exec.Cmd, f *os.File) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, LeakedFd-2-len(cmd.ExtraFiles))...)
 	}
 	cmd.ExtraFiles[LeakedFd-3] = f
+}
+
+// LeakPipe makes cmd inherit the writing end of a new pipe, without
+// close-on-exec, as its descriptor PipeFd, and returns the pipe's name as
+// /proc/PID/fd shows it, "pipe:[INODE]", and the pipe's two ends, for the
+// caller to close once it no longer looks for the pipe. It leaks nothing,
+// and returns "", when the descriptor limit leaves no room to move
+// descriptors above PipeFd, as the fork does.
+func LeakPipe(cmd *exec.Cmd) (name string, ends []*os.File, err error) {
+	var limit unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
+		return "", nil, fmt.Errorf("read the descriptor limit: %w", err)
+	}
+	if limit.Cur <= PipeFd+16 {
+		return "", nil, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", nil, fmt.Errorf("pipe: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(w.Fd()), &st); err != nil {
+		r.Close()
+		w.Close()
+		return "", nil, fmt.Errorf("fstat the pipe: %w", err)
+	}
+	if len(cmd.ExtraFiles) < PipeFd-2 {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, make([]*os.File, PipeFd-2-len(cmd.ExtraFiles))...)
+	}
+	cmd.ExtraFiles[PipeFd-3] = w
+	return fmt.Sprintf("pipe:[%d]", st.Ino), []*os.File{r, w}, nil
 }
 
 // limitedBuffer keeps the first limit bytes written to it, safely for a

@@ -63,7 +63,10 @@ type Setup struct {
 	// The sandbox: a short temporary directory of its own.
 	Paths
 	Leaked string // the file left open to the launcher as descriptor 9; "" if none
-	Umask  string // the umask the launcher started under; "" if not set
+	// LeakedPipe is the pipe left open to the launcher as descriptor
+	// PipeFd, as /proc names it ("pipe:[INODE]"); "" if none.
+	LeakedPipe string
+	Umask      string // the umask the launcher started under; "" if not set
 
 	// A new-style daemon (the step ships a unit file) is started by a
 	// service manager's tool instead, in the foreground: no shell, no
@@ -253,8 +256,9 @@ func Prepare(ctx context.Context, step steps.Step, dir, binary string) (*Session
 }
 
 // Start launches the program from a shell that controls a new
-// pseudo-terminal, under umask 000, with a file open as descriptor 9, and
-// finds the server once the launcher has returned.
+// pseudo-terminal, under umask 000, with a file open as descriptor 9 and a
+// pipe as descriptor PipeFd, and finds the server once the launcher has
+// returned.
 func (sb *Session) Start(ctx context.Context) error {
 	if sb.NewStyle {
 		return sb.startManaged(ctx)
@@ -290,6 +294,16 @@ func (sb *Session) Start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	cmd.ExtraFiles = []*os.File{reportW} // descriptor 3
 	Leak(cmd, leaked)
+	pipe, ends, err := LeakPipe(cmd)
+	if err != nil {
+		return err
+	}
+	sb.LeakedPipe = pipe
+	for _, f := range ends {
+		// The shell and its children hold the writing end as long as
+		// they need the pipe: the tour needs neither end itself.
+		defer f.Close()
+	}
 	err = reaper.Start(cmd)
 	reportW.Close()
 	sb.term.Slave.Close() // the shell has its own; the tour keeps only the master

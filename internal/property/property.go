@@ -325,9 +325,13 @@ func inheritedFd(s *Subject) Cell {
 		return needsLaunch(append(ev, "which of these it inherited, only a launch that leaves one open can tell")...)
 	}
 	l := s.Launch
-	ev = append([]string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, launch.LeakedFd)}, ev...)
+	leaked := []string{fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec", l.Leaked, launch.LeakedFd)}
+	if l.LeakedPipe != "" {
+		leaked = append(leaked, fmt.Sprintf("the launcher inherited %s as descriptor %d, without close-on-exec: above 1024, where a loop up to the usual \"ulimit -n\" stops", l.LeakedPipe, launch.PipeFd))
+	}
+	ev = append(leaked, ev...)
 	for _, fd := range proc.SortedFds(fds) {
-		if fds[fd] == l.Leaked {
+		if fds[fd] == l.Leaked || (l.LeakedPipe != "" && fds[fd] == l.LeakedPipe) {
 			return fails(fmt.Sprintf("fd %d held", fd), ev...)
 		}
 	}
