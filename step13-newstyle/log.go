@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -37,16 +38,29 @@ func logInfo(format string, args ...any) {
 // prefix as the priority and adds the time, the program's name and its pid
 // by itself. Run from a shell, the lines show on the terminal.
 type logger struct {
-	file *os.File // standard error
+	mu   sync.Mutex // the main loop and the accept goroutine both log
+	file *os.File   // standard error
+	lost int        // messages standard error did not take, told with the next one
 }
 
 // send writes one message, as one line: oneLine escapes any newline that
 // a path or a peer put in it, so that no one can forge a line. One write a
 // line, so that the lines of the server and of its workers, which share
-// the descriptor, do not interleave.
+// the descriptor, do not interleave. A message that standard error does
+// not take (the journal went away, a file reached its size limit) is
+// counted, and the next one tells how many were lost.
 func (l *logger) send(priority int, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	text := oneLine(fmt.Sprintf(format, args...))
-	l.file.WriteString(fmt.Sprintf("<%d>%s\n", priority, text))
+	if l.lost > 0 {
+		text += fmt.Sprintf(" (%d earlier messages lost)", l.lost)
+	}
+	if _, err := l.file.WriteString(fmt.Sprintf("<%d>%s\n", priority, text)); err != nil {
+		l.lost++
+		return
+	}
+	l.lost = 0
 }
 
 // oneLine escapes the control characters in s, a newline above all, so

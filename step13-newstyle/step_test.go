@@ -270,6 +270,10 @@ func TestAcceptFailureDoesNotSpin(t *testing.T) {
 // Test that accept failures are logged at most once a second (recommendation
 // 11): under a descriptor limit too low for one more connection, a queued
 // client makes accept fail again and again, and the log must not flood.
+// Then standard error, a file here, is made to refuse every write too
+// (RLIMIT_FSIZE): the messages of the next while are lost, and the stop
+// message, once the file takes writes again, must say how many, never lose
+// them silently.
 func TestAcceptFailuresAreLoggedOnceASecond(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
@@ -295,6 +299,24 @@ func TestAcceptFailuresAreLoggedOnceASecond(t *testing.T) {
 	t.Logf("%d accept messages in %v", lines, window)
 	require.NotZerof(t, lines, "the server %d must log that accept fails (on standard error); it logged %q; %s", server, out, see(11))
 	require.LessOrEqualf(t, lines, 3, "in %v of failing accepts, the server %d must log at most one message a second (3); it logged %d on standard error; %s", window, server, lines, see(11))
+
+	// A write beyond RLIMIT_FSIZE fails with EFBIG (the Go runtime
+	// ignores the SIGXFSZ that comes with it): the file takes no more.
+	var fsize unix.Rlimit
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, nil, &fsize), "set-up: read the server %d's file size limit", server)
+	full := fsize
+	full.Cur = uint64(len(stderr.String()))
+	if logFile := readFile(s.Log); logFile != "" { // the -log file, before step 13
+		full.Cur = uint64(len(logFile))
+	}
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, &full, nil), "set-up: limit the server %d's files to its log's size, %d bytes", server, full.Cur)
+	defer unix.Prlimit(server, unix.RLIMIT_FSIZE, &fsize, nil)
+	time.Sleep(window) // the loss: one message at least is due in this while
+	require.NoErrorf(t, unix.Prlimit(server, unix.RLIMIT_FSIZE, &fsize, nil), "lift the server %d's file size limit", server)
+	s.Signal(server, syscall.SIGTERM)
+	require.Equalf(t, 0, s.WaitExit(server), "on SIGTERM the server %d must exit with status 0; %s", server, see(10))
+	out = logged()
+	require.Containsf(t, out, "earlier messages lost", "for %v standard error (a file under RLIMIT_FSIZE) took none of the server %d's accept messages; its next message must say how many were lost (\"(N earlier messages lost)\"); it logged %q; %s", window, server, out, see(11))
 }
 
 // Test that a worker that cannot start for want of descriptors is logged
