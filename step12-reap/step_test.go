@@ -80,12 +80,14 @@ func TestLauncherNamesServerPidAndSocket(t *testing.T) {
 // waits for ever nor reports a start: it returns, with a non-zero status.
 // The server is made to die as a user of its own under a process limit
 // (RLIMIT_NPROC) too low for the Go runtime to start its threads, a limit
-// that the launcher, already running, has passed. Needs root and prlimit
+// that the launcher, already running, has passed; for a program in C,
+// whose processes have one thread each, the lowest limits make the fork
+// of the session leader or of the server fail. Needs root and prlimit
 // (util-linux).
 func TestLauncherFailsWhenServerDies(t *testing.T) {
 	t.Parallel()
 	failed := 0
-	for i, limit := range []int{4, 5, 6, 7, 8, 9, 10, 12} {
+	for i, limit := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12} {
 		// RLIMIT_NPROC counts every process and thread of the user: a user
 		// id of this launch's own keeps other processes out of it, a server
 		// that an earlier limit let start among them (step 06's
@@ -578,15 +580,17 @@ func TestLauncherOutputEndsWithLauncher(t *testing.T) {
 // Test that the launcher reports why the server died before it was ready,
 // though the server's standard error is /dev/null (recommendation 6): run
 // as a user of its own under a process limit (RLIMIT_NPROC) too low for
-// the Go runtime to start its threads, a failed start must say more than
-// that the server exited. Needs root and prlimit (util-linux).
+// the Go runtime to start its threads (or, for a program in C, whose
+// processes have one thread each, too low to fork the session leader or
+// the server), a failed start must say more than that the server exited.
+// Needs root and prlimit (util-linux).
 func TestLauncherReportsWhyServerDied(t *testing.T) {
 	t.Parallel()
 	// RLIMIT_NPROC counts every process and thread of the user: a user id
 	// of this test binary's own keeps other tests' processes out of it.
 	uid := 400000 + os.Getpid()
 	failed := 0
-	for _, limit := range []int{6, 9, 12} {
+	for _, limit := range []int{2, 3, 6, 9, 12} {
 		s := daemontest.New(t)
 		cmd := s.Command(s.Flags()...)
 		s.AsUserUnderProcessLimit(cmd, uid, limit)
