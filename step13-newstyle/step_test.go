@@ -620,7 +620,7 @@ func TestNoZombiesAfterManyConnections(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
 	server, _ := start(t, s)
-	const n = 50
+	const n = 20
 	var conns []net.Conn
 	for range n {
 		conns = append(conns, s.HoldConnection()) // a worker serves each
