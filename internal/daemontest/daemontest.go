@@ -134,7 +134,17 @@ func programUnderTest(dir string) (string, error) {
 		// Go's test cache keys on the files a test opens: reading the
 		// program makes a rebuilt one rerun the tests.
 		sources = []string{path}
-		return path, nil
+		// A copy of it in dir, named echod as the Go program is (its
+		// syslog tag and log lines carry the name), on the file system of
+		// the sandboxes, where some tests hard-link it: the given program
+		// may live on another (a repository under /home, /tmp a tmpfs).
+		// No test runs yet, so no process forked meanwhile can inherit
+		// the copy's descriptor open for writing (ETXTBSY).
+		binary := filepath.Join(dir, "echod")
+		if err := copyExecutable(path, binary); err != nil {
+			return "", fmt.Errorf("%s=%q: %w", ProgramEnv, given, err)
+		}
+		return binary, nil
 	}
 	var err error
 	if sources, err = build.Inputs("."); err != nil {
@@ -145,6 +155,24 @@ func programUnderTest(dir string) (string, error) {
 		return "", err
 	}
 	return binary, nil
+}
+
+// copyExecutable copies the executable file src to dst.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return fmt.Errorf("copy the program: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy the program: %w", err)
+	}
+	return out.Close()
 }
 
 // RequireGoProgram skips the test when the program under test was given

@@ -54,7 +54,8 @@ func run() int {
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: go run ./internal/transcript [-v] [-timeout D] [README.md ...]\n"+
 			"Runs the commands each README shows and compares their output and exit status.\n"+
-			"With no README named, runs README.md and every step*/README.md. Needs root.\n")
+			"With no README named, runs README.md, every step*/README.md, tour/README.md, LABS.md,\n"+
+			"c/README.md and PERFORMANCE.md. Needs root.\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -82,7 +83,7 @@ func run() int {
 			return 1
 		}
 		sort.Strings(steps)
-		files = append([]string{"README.md"}, steps...)
+		files = append(append([]string{"README.md"}, steps...), "tour/README.md", "LABS.md", "c/README.md", "PERFORMANCE.md")
 	}
 	root, err := os.Getwd()
 	if err != nil {
