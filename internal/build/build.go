@@ -41,9 +41,9 @@ import (
 // imports only the standard library and modules). An unchanged step is not
 // built again, a changed one gets an entry of its own, and entries unused
 // for a week are removed. out is a hard link to the entry (or, on another
-// file system, built there by go build): never a file that this process
-// holds open for writing, which a process forked meanwhile could keep open
-// and make exec fail (ETXTBSY). The go command runs with env added to this
+// file system, a copy that cp makes, or else built there by go build):
+// never a file that this process holds open for writing, which a process
+// forked meanwhile could keep open and make exec fail (ETXTBSY). The go command runs with env added to this
 // process's environment.
 func Step(ctx context.Context, dir, out string, env ...string) error {
 	key, err := buildKey(dir)
@@ -69,7 +69,13 @@ func Step(ctx context.Context, dir, out string, env ...string) error {
 	if err := os.Link(filepath.Join(entry, "echod"), out); err == nil {
 		return nil
 	}
-	return goBuild(ctx, dir, out, env) // another file system: go build copies
+	// Another file system (a /tmp of its own): a copy, made by cp, so that
+	// no descriptor of this process is ever open on out for writing.
+	cp := exec.CommandContext(ctx, "cp", filepath.Join(entry, "echod"), out)
+	if _, err := reaper.CombinedOutput(cp); err == nil {
+		return nil
+	}
+	return goBuild(ctx, dir, out, env)
 }
 
 // buildEntry builds the package in dir into the cache entry entry. It builds

@@ -830,14 +830,17 @@ func zombies(s *Subject) Cell {
 		return notShown(err.Error())
 	}
 	var zombies []proc.Stat
-	var ev []string
 	for _, k := range kids {
 		if k.State == 'Z' {
 			zombies = append(zombies, k)
-			ev = append(ev, fmt.Sprintf("/proc/%d/stat: %d (%s) Z %d …", k.Pid, k.Pid, k.Comm, k.PPid))
 		}
 	}
+	// By pid, as a tree draws them: /proc lists children thread by thread.
 	sort.Slice(zombies, func(i, j int) bool { return zombies[i].Pid < zombies[j].Pid })
+	var ev []string
+	for _, k := range zombies {
+		ev = append(ev, fmt.Sprintf("/proc/%d/stat: %d (%s) Z %d …", k.Pid, k.Pid, k.Comm, k.PPid))
+	}
 	value := fmt.Sprintf("%d zombies", len(zombies))
 	if len(zombies) == 1 {
 		value = "1 zombie"
