@@ -234,7 +234,7 @@ func TestAcceptsLongestSocketPath(t *testing.T) {
 func TestAcceptFailureDoesNotSpin(t *testing.T) {
 	t.Parallel()
 	s := daemontest.New(t)
-	server, _ := start(t, s)
+	server, _ := startWithStderr(t, s) // past its start: the limit comes next
 	// The kernel refuses a new descriptor at or above the soft limit. Only
 	// the soft limit is lowered, so the test can raise it again without
 	// privilege (CAP_SYS_RESOURCE) and check that the server recovers.
@@ -958,11 +958,18 @@ func readFile(path string) string {
 }
 
 // startWithStderr is start with the program's standard output and error
-// in a file of the sandbox, which it returns: from step 13, the log.
+// in a file of the sandbox, which it returns: from step 13, the log. It
+// returns once the server has logged its start, not as soon as its socket
+// listens: the callers go on to lower its limits, and a Go server caught
+// between listen(2) and the start of its runtime's poller dies of that
+// (epoll_create fails with EMFILE under RLIMIT_NOFILE 3).
 func startWithStderr(t *testing.T, s *daemontest.Sandbox) (server int, stderr outputFile) {
 	t.Helper()
 	_, output := runProgram(t, s, s.Command(s.Flags()...))
 	server = waitServer(t, s, "a server must answer on %s within %v of its start; none does (output: %q); %s", s.Socket, launch.LaunchTimeout, output, see(13))
+	// The start line: on standard error from step 13, in the -log file before.
+	s.Eventually(func() bool { return strings.Contains(readFile(s.Log)+output.String(), "started: pid") },
+		"the server %d must log its start (\"started: pid ...\") once it listens on %s; it logged %q; %s", server, s.Socket, output, see(11))
 	return server, *output
 }
 
