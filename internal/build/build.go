@@ -43,8 +43,8 @@ import (
 // for a week are removed. out is a hard link to the entry (or, on another
 // file system, a copy that cp makes, or else built there by go build):
 // never a file that this process holds open for writing, which a process
-// forked meanwhile could keep open and make exec fail (ETXTBSY). The go command runs with env added to this
-// process's environment.
+// forked meanwhile could keep open and make exec fail (ETXTBSY). The go
+// command runs with env added to this process's environment.
 func Step(ctx context.Context, dir, out string, env ...string) error {
 	key, err := buildKey(dir)
 	if err != nil {
