@@ -203,6 +203,9 @@ var readSourcesOnce sync.Once
 // readSources reads every file in sources, so that the test cache keys on
 // them (see sources).
 func readSources() {
+	// Which program ECHOD names is part of the key too: without this
+	// read, a result cached for one program would be reused for another.
+	os.Getenv(ProgramEnv)
 	for _, f := range sources {
 		os.ReadFile(f)
 	}
